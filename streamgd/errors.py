@@ -1,0 +1,85 @@
+"""Every error streamgd raises on purpose, in one tree.
+
+    StreamgdError
+    ├── ConfigError             the YAML job or an override is invalid
+    ├── DataError               a data file cannot be trained on as it is
+    │   ├── SchemaError         a column is missing, of the wrong type, or changes type
+    │   ├── MissingValueError   a missing value under `data.missing: error`
+    │   └── NonFiniteValueError NaN, +-inf, or a value whose statistics overflow
+    ├── DivergenceError         the cost or the weights blew up during training
+    └── ModelFileError          a model file cannot be read
+
+Data errors carry the file, the column and, where the reader knows it, the 0-based
+row inside the file and the 1-based physical line of a CSV file (header = line 1).
+"""
+
+from __future__ import annotations
+
+
+class StreamgdError(Exception):
+    """Base class of the errors streamgd raises on purpose."""
+
+
+class ConfigError(StreamgdError, ValueError):
+    """The job configuration is invalid; raised before any data is read."""
+
+
+class DataError(StreamgdError, ValueError):
+    """A data file cannot be used as it is.
+
+    Args:
+        message: what is wrong and how to fix it.
+        file: the data file, as given or resolved.
+        column: the column concerned, if one is.
+        row: 0-based index of the data row inside its file, if known.
+        line: 1-based physical line of a CSV file (the header is line 1), if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        column: str | None = None,
+        row: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        self.file = file
+        self.column = column
+        self.row = row
+        self.line = line
+        self.reason = message
+        super().__init__(self._locate() + message)
+
+    def _locate(self) -> str:
+        parts = []
+        if self.column is not None:
+            parts.append(f"column {self.column!r}")
+        if self.file is not None:
+            parts.append(f"of {self.file}" if parts else str(self.file))
+        where = " ".join(parts)
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        return f"{where}: " if where else ""
+
+
+class SchemaError(DataError):
+    """A column is missing, not numeric, or typed differently across files."""
+
+
+class MissingValueError(DataError):
+    """A missing value was met while `data.missing` is `error`."""
+
+
+class NonFiniteValueError(DataError):
+    """A NaN or infinite value, or one so large that its statistics overflow."""
+
+
+class DivergenceError(StreamgdError, ArithmeticError):
+    """Training diverged: the cost or the weights became non-finite or exploded."""
+
+
+class ModelFileError(StreamgdError, ValueError):
+    """A model file is missing, truncated, or of another format."""
