@@ -1,0 +1,78 @@
+"""streamgd: out-of-core streaming gradient descent for linear models.
+
+    >>> import streamgd
+    >>> result = streamgd.train("job.yaml")            # or a dict, or None
+    >>> result.model.original_coefficients()
+    >>> streamgd.evaluate(result.model_path, "holdout.parquet")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from streamgd.config import Config, load_config, make_config, parse_override
+from streamgd.errors import (
+    ConfigError, DataError, DivergenceError, ModelFileError, StreamgdError,
+)
+from streamgd.model.saved import TrainedModel, load_model
+from streamgd.train import TrainResult
+from streamgd.train.costlog import Progress
+
+__all__ = [
+    "Config", "ConfigError", "DataError", "DivergenceError", "ModelFileError",
+    "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
+    "load_model", "make_config", "predict", "train",
+]
+__version__ = "0.1.0"
+
+
+def _as_config(job: Config | dict[str, Any] | str | Path | None,
+               overrides: list[str] | tuple[str, ...]) -> Config:
+    if isinstance(job, Config):
+        return job.replace(**dict(parse_override(item) for item in overrides))
+    if isinstance(job, dict):
+        return make_config(job, overrides)
+    return load_config(job, overrides)
+
+
+def train(
+    job: Config | dict[str, Any] | str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train the model a job describes and write it with its cost log.
+
+    Args:
+        job: a YAML file path, a nested mapping of the job's sections, a `Config`,
+            or None for the embedded default job (flights arrival delay).
+        overrides: `key.sub=value` strings applied on top of the job.
+        progress: receives every cost-log record (for a progress display).
+    """
+    from streamgd.train import train as run
+
+    return run(_as_config(job, overrides), progress)
+
+
+def _model(model: TrainedModel | str | Path) -> TrainedModel:
+    return model if isinstance(model, TrainedModel) else load_model(model)
+
+
+def _paths(data: str | Path | list[str | Path]) -> list[str]:
+    items = data if isinstance(data, list) else [data]
+    return [str(Path(item).expanduser().resolve()) for item in items]
+
+
+def predict(model: TrainedModel | str | Path, data: str | Path | list,
+            out: str | Path) -> int:
+    """Stream predictions for `data` into `out` (.parquet or .csv); rows written."""
+    from streamgd.predict import predict_file
+
+    return predict_file(_model(model), _paths(data), out)
+
+
+def evaluate(model: TrainedModel | str | Path, data: str | Path | list):
+    """Metrics of a model on labelled data, streamed (see `predict.Evaluation`)."""
+    from streamgd.predict import evaluate as run
+
+    return run(_model(model), _paths(data))

@@ -1,0 +1,5 @@
+import sys
+
+from streamgd.cli import main
+
+sys.exit(main())

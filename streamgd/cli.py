@@ -1,0 +1,149 @@
+"""The command line: `streamgd train | predict | evaluate | config`.
+
+Only this module decides what reaches the terminal. Exit status: 0 on success,
+1 for bad input or divergence (one line naming the problem, no traceback),
+2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import streamgd
+from streamgd.config import FIELDS
+from streamgd.errors import StreamgdError
+
+
+class TerminalProgress:
+    """Prints a cost-log record at most every `interval` seconds, and every epoch."""
+
+    def __init__(self, stream=sys.stderr, interval: float = 2.0) -> None:
+        self.stream = stream
+        self.interval = interval
+        self._last = -float("inf")
+
+    def record(self, record: dict[str, Any]) -> None:
+        now = time.monotonic()
+        is_epoch = record["kind"] == "epoch"
+        if not is_epoch and now - self._last < self.interval:
+            return
+        self._last = now
+        label = "epoch done" if is_epoch else "          "
+        print(
+            f"{label} epoch {record['epoch']:>3}  update {record['update']:>9}"
+            f"  rows {record['rows_seen']:>11}  cost(100) {record['cost_100']:.6g}"
+            f"  cost(epoch) {record['cost_epoch']:.6g}"
+            f"  lr {record['learning_rate']:.3g}  {record['elapsed']:.1f}s",
+            file=self.stream, flush=True,
+        )
+
+
+def _train(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else TerminalProgress()
+    result = streamgd.train(args.job, args.set, progress=progress)
+    model = result.model
+    training = model.training
+    weights, intercept = model.original_coefficients()
+    print(f"trained {model.kind} model on {training['rows']} rows"
+          f" ({training['rows_dropped']} dropped), {training['epochs']} epochs,"
+          f" {training['updates']} updates, stop: {training['stop_reason']}")
+    print(f"final epoch cost {training['final_cost']:.6g}")
+    for name, weight in zip(model.features, weights):
+        print(f"  {name:<24} {weight: .6g}")
+    print(f"  {'(intercept)':<24} {intercept: .6g}")
+    print(f"model:    {result.model_path}")
+    print(f"cost log: {result.cost_log_path}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    rows = streamgd.predict(args.model, args.data, args.out)
+    print(f"wrote {rows} predictions to {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    evaluation = streamgd.evaluate(args.model, args.data)
+    from streamgd.predict import summary
+
+    report = summary(evaluation)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            print(f"{key:<14} {value:.6g}" if isinstance(value, float)
+                  else f"{key:<14} {value}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.keys:
+        for field in FIELDS:
+            print(f"{field.path:<32} {field.default!r:<14} {field.doc}")
+        return 0
+    config = streamgd.load_config(args.job, args.set)
+    import yaml
+
+    print(yaml.safe_dump(config.as_dict(), sort_keys=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamgd",
+        description="Out-of-core streaming gradient descent for linear models.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log messages (-vv for debug)")
+    parser.add_argument("--version", action="version",
+                        version=f"streamgd {streamgd.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train the model a YAML job describes")
+    train.add_argument("job", nargs="?", help="YAML job (default: embedded flights job)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a job key, e.g. --set optimizer.batch_size=1")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    train.set_defaults(run=_train)
+
+    predict = commands.add_parser("predict", help="stream predictions to a file")
+    predict.add_argument("model")
+    predict.add_argument("data", nargs="+")
+    predict.add_argument("--out", required=True, help=".parquet or .csv")
+    predict.set_defaults(run=_predict)
+
+    evaluate = commands.add_parser("evaluate", help="metrics on labelled data")
+    evaluate.add_argument("model")
+    evaluate.add_argument("data", nargs="+")
+    evaluate.add_argument("--json", action="store_true", help="one JSON line")
+    evaluate.set_defaults(run=_evaluate)
+
+    config = commands.add_parser("config", help="show the resolved job, or all keys")
+    config.add_argument("job", nargs="?")
+    config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    config.add_argument("--keys", action="store_true", help="list every job key")
+    config.set_defaults(run=_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="streamgd: %(levelname)s: %(message)s")
+    try:
+        return args.run(args)
+    except StreamgdError as error:
+        print(f"streamgd: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("streamgd: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

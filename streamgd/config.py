@@ -1,0 +1,355 @@
+"""The YAML job: one declarative table of every key, validated before any data is read.
+
+A job is a nested mapping. Each leaf key is described once in `FIELDS` (type, default,
+allowed values, meaning); `load_config` reads a YAML file, applies `--set` overrides,
+fills defaults and checks every field, so the later stages trust what they get.
+Relative data and output paths are resolved against the YAML file's folder, so a
+scheduled job runs the same from any working directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from streamgd.errors import ConfigError
+
+Check = Callable[[Any], str | None]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf key of the job: its dotted path, type, default, and meaning."""
+
+    path: str
+    kind: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    check: Check | None = None
+    nullable: bool = False
+
+
+def _positive(value: Any) -> str | None:
+    return None if value > 0 else "must be > 0"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be >= 0"
+
+
+def _unit_interval(value: Any) -> str | None:
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
+
+
+def _decay_factor(value: Any) -> str | None:
+    return None if 0 < value <= 1 else "must be in (0, 1]"
+
+
+def _string_list(value: Any) -> str | None:
+    if all(isinstance(item, str) for item in value):
+        return None
+    return "must be a list of strings"
+
+
+NUMBER = (int, float)
+FIELDS: tuple[Field, ...] = (
+    # data: where the rows come from
+    Field("data.paths", (str, list), None,
+          "Parquet/CSV file, directory or glob, or a list of them", nullable=True),
+    Field("data.format", str, "auto", "file format; auto picks it from the extension",
+          choices=("auto", "parquet", "csv")),
+    Field("data.features", list, None, "feature columns, in model order",
+          check=_string_list, nullable=True),
+    Field("data.target", str, None, "target column", nullable=True),
+    Field("data.weight", str, None, "optional sample-weight column", nullable=True),
+    Field("data.missing", str, "error",
+          "what to do with a missing value: error, drop the row, or impute the mean",
+          choices=("error", "drop", "impute")),
+    Field("data.positive_above", NUMBER, None,
+          "logistic only: label is 1 where the target is above this value",
+          nullable=True),
+    Field("data.empty_files", str, "error",
+          "a 0-byte data file is an error, or skipped with a warning",
+          choices=("error", "skip")),
+    Field("data.cache_dir", str, None,
+          "folder for the typed CSV cache (default: a temporary folder)",
+          nullable=True),
+    Field("data.csv.delimiter", str, ",", "CSV field delimiter"),
+    Field("data.csv.null_values", list, ["NA", ""], "strings read as missing",
+          check=_string_list),
+    Field("data.csv.header", bool, True, "the first line names the columns"),
+    Field("data.csv.column_names", list, None,
+          "column names when the CSV has no header", check=_string_list,
+          nullable=True),
+    Field("data.csv.newlines_in_values", bool, False,
+          "quoted values may contain newlines (slower to parse)"),
+    Field("data.csv.block_size", int, 1 << 20,
+          "bytes per CSV block; a block is one chunk of the shuffle",
+          check=_positive),
+    # preprocessing
+    Field("preprocess.scaler", str, "standard", "input rescaling",
+          choices=("none", "standard", "minmax", "maxabs")),
+    # model
+    Field("model.type", str, "linear", "linear (squared loss) or logistic (log loss)",
+          choices=("linear", "logistic")),
+    Field("model.penalty", str, "none", "regularization",
+          choices=("none", "l2", "l1", "elasticnet")),
+    Field("model.alpha", NUMBER, 1e-4, "penalty strength", check=_non_negative),
+    Field("model.l1_ratio", NUMBER, 0.15, "elastic net: share of L1 in the penalty",
+          check=_unit_interval),
+    Field("model.fit_intercept", bool, True, "learn an intercept"),
+    Field("model.init", str, "zero", "initial weights",
+          choices=("zero", "random")),
+    Field("model.init_scale", NUMBER, 0.01, "std of random initial weights",
+          check=_positive),
+    Field("model.classes", list, None,
+          "logistic: [negative, positive] label values; default from the data",
+          nullable=True),
+    # optimizer
+    Field("optimizer.method", str, "sgd", "training engine", choices=("sgd",)),
+    Field("optimizer.learning_rate", NUMBER, 0.01, "initial learning rate",
+          check=_positive),
+    Field("optimizer.schedule", str, "invscaling", "learning-rate schedule",
+          choices=("constant", "invscaling", "epoch_decay")),
+    Field("optimizer.power_t", NUMBER, 0.25,
+          "invscaling: lr / t**power_t at update t (t starts at 1)",
+          check=_non_negative),
+    Field("optimizer.decay", NUMBER, 0.5,
+          "epoch_decay: lr * decay**epoch", check=_decay_factor),
+    Field("optimizer.batch_size", int, 32, "rows per update (1 = per-row SGD)",
+          check=_positive),
+    Field("optimizer.max_epochs", int, 5, "passes over the data at most",
+          check=_positive),
+    Field("optimizer.tol", NUMBER, 1e-4,
+          "stop when the epoch cost improves by less than this (relative)",
+          check=_non_negative),
+    Field("optimizer.n_iter_no_change", int, 2,
+          "epochs without improvement before stopping", check=_positive),
+    Field("optimizer.divergence_factor", NUMBER, 1e6,
+          "diverged when the recent cost exceeds the first cost by this factor",
+          check=_positive),
+    # shuffle
+    Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
+    Field("shuffle.buffer_rows", int, 100_000,
+          "rows held in the shuffle buffer (bounds memory)", check=_positive),
+    Field("seed", int, 0, "seed of every random choice"),
+    # output
+    Field("output.dir", str, "streamgd-out", "folder for the model and logs"),
+    Field("output.model", str, "model.json", "model file name, inside output.dir"),
+    Field("output.cost_log", str, "costs.jsonl",
+          "cost log file name, inside output.dir"),
+    Field("output.log_every", int, 100, "updates between cost-log records",
+          check=_positive),
+)
+FIELD_BY_PATH = {field.path: field for field in FIELDS}
+SECTIONS = {path.rsplit(".", 1)[0] for path in FIELD_BY_PATH if "." in path}
+
+
+class Config:
+    """A validated job: read a leaf with `config["optimizer.learning_rate"]`.
+
+    Holds the nested mapping with every default filled in and every path made
+    absolute; `as_dict()` returns a copy fit for YAML or JSON (the model file keeps
+    it as the resolved config).
+    """
+
+    def __init__(self, tree: dict[str, Any]) -> None:
+        self._tree = tree
+
+    def __getitem__(self, path: str) -> Any:
+        node: Any = self._tree
+        for part in path.split("."):
+            node = node[part]
+        return node
+
+    def as_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(self._tree)
+
+    def replace(self, **overrides: Any) -> Config:
+        """A copy with dotted keys replaced (`replace(**{"seed": 3})`), validated."""
+        tree = self.as_dict()
+        for path, value in overrides.items():
+            _assign(tree, path, value)
+        return Config(_validate(tree))
+
+
+def default_tree() -> dict[str, Any]:
+    """The nested mapping of every key's default."""
+    tree: dict[str, Any] = {}
+    for field in FIELDS:
+        _assign(tree, field.path, copy.deepcopy(field.default))
+    return tree
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Read, override and validate a YAML job; with no path, the embedded default.
+
+    Args:
+        path: the YAML job file, or None for the job shipped with the package
+            (the nycflights13 arrival-delay regression).
+        overrides: `key.sub=value` strings; the value is parsed as YAML.
+
+    Raises:
+        ConfigError: unreadable YAML, an unknown key, a wrong type or value.
+    """
+    if path is None:
+        source = resources.files("streamgd.data") / "default.yaml"
+        text, data_dir, output_dir = source.read_text(), Path(str(source)).parent, None
+        label = "the embedded default job"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"job file {path} does not exist")
+        text, data_dir = path.read_text(), path.resolve().parent
+        output_dir, label = data_dir, str(path)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{label} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label} must be a mapping of sections, got {raw!r}")
+    return make_config(raw, overrides, data_dir=data_dir, output_dir=output_dir)
+
+
+def make_config(
+    mapping: dict[str, Any],
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    data_dir: Path | None = None,
+    output_dir: Path | None = None,
+) -> Config:
+    """Validate a job given as a nested mapping (the Python API's entry).
+
+    Relative data paths are resolved against `data_dir` and the output folder
+    against `output_dir` (both default to the working directory).
+    """
+    tree = _merge(default_tree(), mapping, prefix="")
+    for override in overrides:
+        key, value = parse_override(override)
+        _assign(tree, key, value)
+    tree = _validate(tree)
+    _resolve_paths(tree, data_dir or Path.cwd(), output_dir or Path.cwd())
+    return Config(tree)
+
+
+def _merge(base: dict[str, Any], given: Any, prefix: str) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'the job'} must be a mapping")
+    for key, value in given.items():
+        path = f"{prefix}{key}"
+        if path in FIELD_BY_PATH:
+            base[key] = value
+        elif path in SECTIONS:
+            base[key] = _merge(base[key], value, prefix=f"{path}.")
+        else:
+            raise ConfigError(_unknown_key_message(path))
+    return base
+
+
+def _unknown_key_message(path: str) -> str:
+    known = sorted(FIELD_BY_PATH) + sorted(SECTIONS)
+    close = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {path!r}{hint} (`streamgd config --keys` lists them all)"
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r} must look like key.sub=value")
+    key = key.strip()
+    if key not in FIELD_BY_PATH:
+        raise ConfigError(_unknown_key_message(key))
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {text!r}: value is not YAML: {error}") from None
+
+
+def _assign(tree: dict[str, Any], path: str, value: Any) -> None:
+    *sections, leaf = path.split(".")
+    for section in sections:
+        tree = tree.setdefault(section, {})
+    tree[leaf] = value
+
+
+def _validate(tree: dict[str, Any]) -> dict[str, Any]:
+    config = Config(tree)
+    for field in FIELDS:
+        value = config[field.path]
+        if field.kind in (list, (str, list)) and isinstance(value, str):
+            value = [value] if field.kind == list else value
+            _assign(tree, field.path, value)
+        _check_field(field, value)
+    _check_across_fields(config)
+    return tree
+
+
+def _check_field(field: Field, value: Any) -> None:
+    if value is None:
+        if field.nullable:
+            return
+        raise ConfigError(f"{field.path} is required ({field.doc})")
+    kinds = field.kind if isinstance(field.kind, tuple) else (field.kind,)
+    # bool is an int in Python; a YAML `true` is never a number here
+    wrong_bool = isinstance(value, bool) and bool not in kinds
+    if wrong_bool or not isinstance(value, kinds):
+        expected = " or ".join(kind.__name__ for kind in kinds)
+        raise ConfigError(
+            f"{field.path} must be {expected}, got {type(value).__name__} {value!r}"
+        )
+    if field.choices is not None and value not in field.choices:
+        raise ConfigError(
+            f"{field.path} must be one of {', '.join(map(str, field.choices))};"
+            f" got {value!r}"
+        )
+    problem = field.check(value) if field.check else None
+    if problem:
+        raise ConfigError(f"{field.path} {problem}, got {value!r}")
+
+
+def _check_across_fields(config: Config) -> None:
+    for path in ("data.paths", "data.features", "data.target"):
+        if not config[path]:
+            raise ConfigError(f"{path} is required ({FIELD_BY_PATH[path].doc})")
+    features = config["data.features"]
+    repeated = sorted({name for name in features if features.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"data.features lists {repeated} more than once")
+    for path in ("data.target", "data.weight"):
+        if config[path] in features:
+            raise ConfigError(
+                f"{path} {config[path]!r} is also listed in data.features;"
+                " a column cannot be both"
+            )
+    logistic = config["model.type"] == "logistic"
+    if config["data.positive_above"] is not None and not logistic:
+        raise ConfigError("data.positive_above applies only to model.type: logistic")
+    classes = config["model.classes"]
+    if classes is not None and (len(classes) != 2 or classes[0] == classes[1]):
+        raise ConfigError(f"model.classes must be two distinct values, got {classes}")
+    if config["data.csv.column_names"] is None and not config["data.csv.header"]:
+        raise ConfigError("data.csv.header is false: give data.csv.column_names")
+
+
+def _resolve_paths(tree: dict[str, Any], data_dir: Path, output_dir: Path) -> None:
+    data = tree["data"]
+    paths = data["paths"] if isinstance(data["paths"], list) else [data["paths"]]
+    data["paths"] = [_absolute(path, data_dir) for path in paths]
+    if data["cache_dir"] is not None:
+        data["cache_dir"] = _absolute(data["cache_dir"], output_dir)
+    tree["output"]["dir"] = _absolute(tree["output"]["dir"], output_dir)
+
+
+def _absolute(path: str, base: Path) -> str:
+    expanded = Path(path).expanduser()
+    return str(expanded if expanded.is_absolute() else base / expanded)

@@ -1,0 +1,1 @@
+"""Linear parameters, losses with exact gradients, penalties, class labels."""

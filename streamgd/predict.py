@@ -1,0 +1,143 @@
+"""Streaming prediction and evaluation with a trained model.
+
+Both read the data in file order, chunk by chunk, with the model's features and
+missing-value policy: memory stays bounded by one chunk. Predictions are written
+under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from streamgd.atomic import atomic_open
+from streamgd.config import make_config
+from streamgd.errors import ConfigError
+from streamgd.model.saved import TrainedModel
+from streamgd.readers import ColumnPlan, open_source
+from streamgd.readers.decode import Chunk, Decoder
+
+
+def _job_for(model: TrainedModel, paths: list[str], with_target: bool):
+    """The model's data options pointed at other files (and maybe no target)."""
+    data = dict(model.config["data"])
+    data.update(paths=paths, cache_dir=data.get("cache_dir"))
+    config = make_config({"data": data, "model": {"type": model.kind}})
+    plan = ColumnPlan(
+        tuple(model.features), model.target if with_target else None,
+        model.kind == "linear" or model.labels.threshold_value is not None,
+    )
+    return config, plan
+
+
+def _chunks(model: TrainedModel, paths: list[str], with_target: bool,
+            missing: str) -> Iterator[tuple[Chunk, int]]:
+    config, plan = _job_for(model, paths, with_target)
+    decoder = Decoder(list(model.features), plan, None, missing, model.labels,
+                      model.impute_values)
+    source = open_source(config, plan)
+    try:
+        for ref in source.chunks:
+            table = source.read(ref)
+            yield decoder.decode(table, ref, with_target=with_target), table.num_rows
+    finally:
+        source.close()
+
+
+def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
+    """Write one prediction per input row to Parquet or CSV (by `out`'s suffix).
+
+    Rows with a missing feature get a null prediction unless the model imputes.
+    Returns the number of rows written.
+    """
+    out = Path(out)
+    fmt = "csv" if out.suffix.lower() in (".csv", ".txt") else "parquet"
+    missing = "impute" if model.missing == "impute" else "drop"
+    schema = _prediction_schema(model)
+    written = 0
+    with atomic_open(out, "wb") as stream:
+        writer = (pa_csv.CSVWriter(stream, schema) if fmt == "csv"
+                  else pq.ParquetWriter(stream, schema))
+        for chunk, n_rows in _chunks(model, paths, False, missing):
+            writer.write_table(_prediction_table(model, chunk, n_rows, schema))
+            written += n_rows
+        writer.close()
+    return written
+
+
+def _prediction_schema(model: TrainedModel) -> pa.Schema:
+    if model.kind == "linear":
+        return pa.schema([("prediction", pa.float64())])
+    return pa.schema([("probability", pa.float64()), ("prediction", pa.float64())])
+
+
+def _prediction_table(model, chunk: Chunk, n_rows: int, schema: pa.Schema) -> pa.Table:
+    values = np.full(n_rows, np.nan)
+    rows = np.arange(n_rows) if chunk.kept is None else chunk.kept
+    values[rows] = model.predict(chunk.X)
+    mask = np.ones(n_rows, dtype=bool)
+    mask[rows] = False
+    columns = [pa.array(values, mask=mask)]
+    if model.kind == "logistic":
+        columns.append(pa.array((values > 0.5).astype(np.float64), mask=mask))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of a model on labelled data (rows with missing values dropped)."""
+
+    metrics: dict[str, float]
+    n_rows: int
+    n_dropped: int
+
+
+def evaluate(model: TrainedModel, paths: list[str]) -> Evaluation:
+    """RMSE, MAE and R^2 (linear) or log loss and accuracy (logistic), streamed."""
+    if model.kind == "logistic" and model.labels is None:
+        raise ConfigError("the model has no label mapping")
+    missing = "impute" if model.missing == "impute" else "drop"
+    sums: dict[str, float] = {"n": 0.0, "loss": 0.0, "abs": 0.0, "hits": 0.0}
+    y_sum = y_square_dev = 0.0
+    dropped = 0
+    for chunk, n_rows in _chunks(model, paths, True, missing):
+        dropped += chunk.n_dropped
+        if chunk.n_rows == 0:
+            continue
+        z = model.decision_function(chunk.X)
+        losses, _ = model.loss.value_and_slope(z, chunk.y)
+        # running mean and squared deviation of y (Chan's merge) for R^2
+        n_old, n_new = sums["n"], float(chunk.n_rows)
+        mean_new = float(chunk.y.mean())
+        delta = mean_new - (y_sum / n_old if n_old else 0.0)
+        y_square_dev += float(((chunk.y - mean_new) ** 2).sum())
+        if n_old:
+            y_square_dev += delta * delta * n_old * n_new / (n_old + n_new)
+        y_sum += float(chunk.y.sum())
+        sums["n"] += n_new
+        sums["loss"] += float(losses.sum())
+        sums["abs"] += float(np.abs(z - chunk.y).sum())
+        sums["hits"] += float(((z > 0) == (chunk.y > 0.5)).sum())
+    n = sums["n"]
+    if n == 0:
+        return Evaluation({}, 0, dropped)
+    if model.kind == "linear":
+        mse = 2.0 * sums["loss"] / n
+        metrics = {"rmse": math.sqrt(mse), "mae": sums["abs"] / n,
+                   "r2": 1.0 - mse * n / y_square_dev if y_square_dev else float("nan")}
+    else:
+        metrics = {"log_loss": sums["loss"] / n, "accuracy": sums["hits"] / n}
+    return Evaluation(metrics, int(n), dropped)
+
+
+def summary(evaluation: Evaluation) -> dict[str, Any]:
+    return {"rows": evaluation.n_rows, "rows_dropped": evaluation.n_dropped,
+            **evaluation.metrics}

@@ -1,0 +1,52 @@
+"""Files to chunks: resolve the job's paths and open them as a chunked source."""
+
+from __future__ import annotations
+
+from streamgd.config import Config
+from streamgd.readers.chunks import ChunkRef, ColumnPlan, Source
+from streamgd.readers.csv import CsvOptions, CsvSource
+from streamgd.readers.files import DataFile, resolve_files
+from streamgd.readers.parquet import ParquetSource
+
+__all__ = [
+    "ChunkRef", "ColumnPlan", "CsvOptions", "DataFile", "Source",
+    "column_plan", "csv_options", "open_source", "resolve_files",
+]
+
+
+def column_plan(config: Config) -> ColumnPlan:
+    """The columns a job reads, and whether its target must be numeric."""
+    numeric = list(config["data.features"])
+    if config["data.weight"] is not None:
+        numeric.append(config["data.weight"])
+    target_numeric = (
+        config["model.type"] == "linear" or config["data.positive_above"] is not None
+    )
+    return ColumnPlan(tuple(numeric), config["data.target"], target_numeric)
+
+
+def csv_options(config: Config) -> CsvOptions:
+    """The job's CSV parsing options."""
+    names = config["data.csv.column_names"]
+    return CsvOptions(
+        delimiter=config["data.csv.delimiter"],
+        null_values=tuple(config["data.csv.null_values"]),
+        header=config["data.csv.header"],
+        column_names=tuple(names) if names else None,
+        newlines_in_values=config["data.csv.newlines_in_values"],
+        block_size=config["data.csv.block_size"],
+        empty_files=config["data.empty_files"],
+    )
+
+
+def open_source(config: Config, plan: ColumnPlan | None = None) -> Source:
+    """The job's data as chunks readable in any order.
+
+    CSV files are parsed once here into a typed cache (see `readers.csv`); call
+    `close()` on the result to remove it.
+    """
+    plan = plan or column_plan(config)
+    files = resolve_files(config["data.paths"], config["data.format"])
+    if files[0].format == "parquet":
+        return ParquetSource(files, plan)
+    return CsvSource(files, plan, csv_options(config), config["data.cache_dir"])

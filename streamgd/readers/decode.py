@@ -1,0 +1,168 @@
+"""From an Arrow table of one chunk to the float64 arrays the trainer uses.
+
+Decoding applies the job's missing-value policy, maps class labels to 0/1, and
+refuses NaN and infinite values with the file, column and row where they occur.
+Missing values (nulls, or the CSV null markers) are not NaN: NaN read from a file
+is an error, a null follows `data.missing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streamgd.errors import MissingValueError, NonFiniteValueError, SchemaError
+from streamgd.readers.chunks import ChunkRef, ColumnPlan
+from streamgd.model.labels import LabelMap
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The rows of one chunk, ready for the trainer.
+
+    Attributes:
+        X: float64 array of shape (n_rows, n_features), C-contiguous; imputed
+            values filled in; NaN only during the statistics pass with
+            `data.missing: impute` (the value is missing there).
+        y: float64 array of shape (n_rows,); 0/1 for a logistic model.
+        weight: float64 array of shape (n_rows,), or None when unweighted.
+        n_dropped: rows of the chunk dropped for missing values.
+        kept: indices (in the chunk) of the rows kept when some were dropped;
+            None when all were kept.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    n_dropped: int = 0
+    kept: np.ndarray | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return self.X.shape[0]
+
+
+@dataclass
+class Decoder:
+    """Turns chunk tables into `Chunk`s under one job's policies.
+
+    Attributes:
+        features: feature column names, in model order.
+        plan: the columns read.
+        weight: the weight column, or None.
+        missing: `error`, `drop` or `impute`.
+        labels: the label mapping of a logistic model, or None for regression.
+        impute_values: per-feature fill values for `impute` (the means of the
+            statistics pass); None until they are known, when missing feature
+            values stay NaN.
+    """
+
+    features: list[str]
+    plan: ColumnPlan
+    weight: str | None
+    missing: str
+    labels: LabelMap | None = None
+    impute_values: np.ndarray | None = field(default=None, repr=False)
+
+    def decode(self, table: pa.Table, ref: ChunkRef, with_target: bool = True) -> Chunk:
+        """Arrays of one chunk. Raises DataError subclasses naming file/column/row.
+
+        With `with_target=False` (the statistics pass, before the classes of a
+        logistic model are known) `y` is all zeros, but rows with a missing
+        target are still dropped.
+        """
+        X, feature_nulls = self._features(table, ref)
+        if self.plan.target is None:
+            y, target_nulls = np.zeros(table.num_rows), np.zeros(table.num_rows, bool)
+        elif with_target:
+            y, target_nulls = self._target(table, ref)
+        else:
+            target_nulls = table.column(self.plan.target).is_null().to_numpy(
+                zero_copy_only=False
+            )
+            y = np.zeros(table.num_rows)
+        weight, weight_nulls = self._weight(table, ref)
+
+        # missing-value policy
+        incomplete = target_nulls | weight_nulls
+        if self.missing != "impute":
+            incomplete = incomplete | feature_nulls.any(axis=1)
+        if self.missing == "error" and incomplete.any():
+            raise self._missing_error(table, ref, int(np.argmax(incomplete)))
+        if self.missing == "impute" and self.impute_values is not None:
+            rows, columns = np.nonzero(feature_nulls)
+            X[rows, columns] = self.impute_values[columns]
+        kept = None
+        if incomplete.any():
+            kept = np.flatnonzero(~incomplete)
+            X, y = X[kept], y[kept]
+            weight = weight[kept] if weight is not None else None
+        return Chunk(np.ascontiguousarray(X), y, weight, int(incomplete.sum()), kept)
+
+    def _features(self, table: pa.Table, ref: ChunkRef):
+        n_rows = table.num_rows
+        X = np.empty((n_rows, len(self.features)), dtype=np.float64)
+        nulls = np.zeros((n_rows, len(self.features)), dtype=bool)
+        for j, name in enumerate(self.features):
+            X[:, j], nulls[:, j] = self._numbers(table, name, ref)
+        return X, nulls
+
+    def _numbers(self, table: pa.Table, name: str, ref: ChunkRef):
+        column = table.column(name)
+        if not pa.types.is_float64(column.type):
+            column = pc.cast(column, pa.float64())
+        values = column.to_numpy()
+        nulls = np.zeros(len(values), dtype=bool)
+        if column.null_count:
+            nulls = column.is_null().to_numpy(zero_copy_only=False)
+        bad = ~np.isfinite(values) & ~nulls
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise NonFiniteValueError(
+                f"value {values[row]!r} is not finite; remove or fix it",
+                file=ref.file, column=name, row=ref.first_row + row,
+                line=_line(ref, row),
+            )
+        return values, nulls
+
+    def _target(self, table: pa.Table, ref: ChunkRef):
+        if self.plan.target_numeric:
+            y, nulls = self._numbers(table, self.plan.target, ref)
+            if self.labels is not None:
+                y = self.labels.threshold(y)
+            return y, nulls
+        column = table.column(self.plan.target)
+        nulls = column.is_null().to_numpy(zero_copy_only=False)
+        if self.labels is None:
+            raise SchemaError("class labels are not known yet", column=self.plan.target)
+        return self.labels.encode(column, self.plan.target, ref, nulls), nulls
+
+    def _weight(self, table: pa.Table, ref: ChunkRef):
+        if self.weight is None:
+            return None, np.zeros(table.num_rows, dtype=bool)
+        weight, nulls = self._numbers(table, self.weight, ref)
+        negative = (weight < 0) & ~nulls
+        if negative.any():
+            row = int(np.argmax(negative))
+            raise NonFiniteValueError(
+                f"sample weight {weight[row]!r} is negative",
+                file=ref.file, column=self.weight, row=ref.first_row + row,
+                line=_line(ref, row),
+            )
+        return weight, nulls
+
+    def _missing_error(self, table: pa.Table, ref: ChunkRef, row: int):
+        names = self.plan.names
+        column = next(name for name in names if not table.column(name)[row].is_valid)
+        return MissingValueError(
+            "missing value; set data.missing: drop or impute",
+            file=ref.file, column=column, row=ref.first_row + row,
+            line=_line(ref, row),
+        )
+
+
+def _line(ref: ChunkRef, row: int) -> int | None:
+    return None if ref.first_line is None else ref.first_line + row

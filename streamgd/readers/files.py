@@ -1,0 +1,104 @@
+"""Turn the job's `data.paths` into an ordered list of data files.
+
+A path may be a file, a directory (searched recursively for data files, hidden and
+`_`-prefixed names skipped, as Spark and pyarrow do), or a glob. The order is sorted
+and therefore stable, which the seeded shuffle and the input fingerprint rely on.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+from streamgd.errors import ConfigError, DataError
+
+SUFFIXES = {
+    ".parquet": "parquet", ".pq": "parquet",
+    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+}
+COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One data file and its format (`parquet` or `csv`)."""
+
+    path: str
+    format: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+def resolve_files(paths: list[str], fmt: str = "auto") -> list[DataFile]:
+    """Expand files, directories and globs into data files, in a stable order.
+
+    Raises:
+        DataError: a path that matches nothing, or a directory with no data file.
+        ConfigError: a file whose format cannot be told from its name under
+            `data.format: auto`, or files of both formats in one job.
+    """
+    found: list[str] = []
+    for path in paths:
+        found.extend(_expand(path, fmt))
+    files = [DataFile(path, _format_of(path, fmt)) for path in dict.fromkeys(found)]
+    formats = {file.format for file in files}
+    if len(formats) > 1:
+        raise ConfigError(
+            "data.paths mixes Parquet and CSV files; give one format per job"
+        )
+    return files
+
+
+def _expand(path: str, fmt: str) -> list[str]:
+    if glob.has_magic(path):
+        matches = sorted(glob.glob(path, recursive=True))
+        files = [match for match in matches if Path(match).is_file()]
+        if not files:
+            raise DataError(f"no file matches the pattern {path}", file=path)
+        return files
+    target = Path(path)
+    if target.is_file():
+        return [path]
+    if target.is_dir():
+        return _data_files_under(target, fmt)
+    raise DataError("no such file or directory", file=path)
+
+
+def _data_files_under(folder: Path, fmt: str) -> list[str]:
+    files = []
+    for candidate in sorted(folder.rglob("*")):
+        relative = candidate.relative_to(folder).parts
+        if any(part.startswith((".", "_")) for part in relative):
+            continue
+        if candidate.is_file() and _guess_format(candidate.name) in _wanted(fmt):
+            files.append(str(candidate))
+    if not files:
+        kinds = "Parquet or CSV" if fmt == "auto" else fmt
+        raise DataError(f"directory holds no {kinds} data file", file=str(folder))
+    return files
+
+
+def _wanted(fmt: str) -> set[str]:
+    return {"parquet", "csv"} if fmt == "auto" else {fmt}
+
+
+def _guess_format(name: str) -> str | None:
+    lowered = name.lower()
+    for compression in COMPRESSIONS:
+        lowered = lowered.removesuffix(compression)
+    return SUFFIXES.get(Path(lowered).suffix)
+
+
+def _format_of(path: str, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    guessed = _guess_format(Path(path).name)
+    if guessed is None:
+        raise ConfigError(
+            f"cannot tell the format of {path} from its name;"
+            " set data.format: parquet or csv"
+        )
+    return guessed

@@ -1,0 +1,220 @@
+"""The streaming SGD engine: epochs of shuffled mini-batches, cost log, stopping.
+
+    files -> chunks (readers) -> statistics pass (prepare) -> per epoch:
+    chunk order -> decode -> scale -> shuffle buffer -> re-batch -> SGD updates
+
+Memory is bounded by one chunk plus the shuffle buffer, whatever the data size.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from streamgd.config import Config
+from streamgd.errors import DivergenceError
+from streamgd.model.linear import LinearParams, batch_gradient
+from streamgd.model.losses import LOSSES
+from streamgd.model.penalties import Penalty
+from streamgd.model.saved import TrainedModel
+from streamgd.optim import SGD, Schedule, SGDState
+from streamgd.readers import Source, column_plan, open_source
+from streamgd.readers.decode import Chunk
+from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_order
+from streamgd.train.costlog import CostLog, Progress
+from streamgd.train.prepare import Prepared, prepare
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A finished run: the model, where it was written, and the cost records."""
+
+    model: TrainedModel
+    model_path: Path
+    cost_log_path: Path
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+
+
+def train(config: Config, progress: Progress | None = None) -> TrainResult:
+    """Run a job: statistics pass, SGD epochs, model and cost log written.
+
+    Raises:
+        DataError: bad input (nothing is written).
+        DivergenceError: the cost blew up (no model is written).
+    """
+    started = time.perf_counter()
+    output = Path(config["output.dir"])
+    model_path = output / config["output.model"]
+    cost_log_path = output / config["output.cost_log"]
+    plan = column_plan(config)
+    source = open_source(config, plan)
+    try:
+        prepared = prepare(config, source, plan)
+        output.mkdir(parents=True, exist_ok=True)
+        cost_log = CostLog(cost_log_path, config["output.log_every"], progress)
+        try:
+            engine = Engine(config, prepared)
+            engine.fit(source, cost_log)
+        finally:
+            cost_log.close()
+    finally:
+        source.close()
+
+    model = engine.model(config, prepared, time.perf_counter() - started)
+    model.save(model_path)
+    return TrainResult(model, model_path, cost_log_path, cost_log.records)
+
+
+class Engine:
+    """Holds the training state and runs epochs over a source.
+
+    The state is the parameters, the optimizer state, the epoch, the stopping
+    monitor and the random generator; all other pieces are fixed by the job.
+    """
+
+    def __init__(self, config: Config, prepared: Prepared) -> None:
+        self.config = config
+        self.prepared = prepared
+        self.loss = LOSSES[config["model.type"]]
+        penalty = Penalty.of(
+            config["model.penalty"], config["model.alpha"], config["model.l1_ratio"]
+        )
+        self.optimizer = SGD(
+            penalty, ~prepared.stats.constant, config["model.fit_intercept"]
+        )
+        self.schedule = Schedule(
+            config["optimizer.schedule"], config["optimizer.learning_rate"],
+            config["optimizer.power_t"], config["optimizer.decay"],
+        )
+        self.rng = np.random.default_rng(config["seed"])
+        self.params = self._initial_params()
+        self.opt_state: SGDState = self.optimizer.init()
+        self.epoch = 0
+        self.epoch_costs: list[float] = []
+        self.stop_reason = "max_epochs"
+        self._first_cost: float | None = None
+
+    def _initial_params(self) -> LinearParams:
+        n_features = len(self.config["data.features"])
+        weights = np.zeros(n_features)
+        if self.config["model.init"] == "random":
+            weights = self.rng.normal(0.0, self.config["model.init_scale"], n_features)
+            weights[self.prepared.stats.constant] = 0.0
+        return LinearParams(weights, 0.0)
+
+    def fit(self, source: Source, cost_log: CostLog) -> None:
+        """Epochs until max_epochs or until the epoch cost stops improving."""
+        tol = self.config["optimizer.tol"]
+        patience = self.config["optimizer.n_iter_no_change"]
+        best, stale = np.inf, 0
+        while self.epoch < self.config["optimizer.max_epochs"]:
+            self._run_epoch(source, cost_log)
+            record = cost_log.end_epoch(self.epoch, self._learning_rate())
+            cost = record["cost_epoch"]
+            self.epoch_costs.append(cost)
+            self.epoch += 1
+            # stop when the epoch cost improved by less than tol (relative)
+            stale = stale + 1 if cost > best - tol * abs(best) else 0
+            best = min(best, cost)
+            if stale >= patience:
+                self.stop_reason = "converged"
+                break
+
+    def _learning_rate(self) -> float:
+        return self.schedule(max(self.opt_state.update_count, 1), self.epoch)
+
+    def _run_epoch(self, source: Source, cost_log: CostLog) -> None:
+        shuffle = self.config["shuffle.enabled"]
+        buffer = ShuffleBuffer(self.config["shuffle.buffer_rows"], self.rng)
+        rebatcher = Rebatcher(self.config["optimizer.batch_size"])
+        decoder, scaler = self.prepared.decoder, self.prepared.scaler
+        for ref in epoch_order(source.chunks, self.rng, shuffle):
+            chunk = decoder.decode(source.read(ref), ref)
+            if chunk.n_rows == 0:
+                continue
+            scaled = Chunk(scaler.transform(chunk.X), chunk.y, chunk.weight)
+            block = buffer.push(scaled) if shuffle else scaled
+            self._train_block(rebatcher.push(block) if block else None, cost_log)
+        if shuffle:
+            tail = buffer.flush()
+            self._train_block(rebatcher.push(tail) if tail else None, cost_log)
+        self._train_block(rebatcher.flush(), cost_log)
+
+    def _train_block(self, block: Chunk | None, cost_log: CostLog) -> None:
+        """SGD updates over a block's batches, each cost taken before its update."""
+        if block is None:
+            return
+        batch_size = self.config["optimizer.batch_size"]
+        n_batches = -(-block.n_rows // batch_size)
+        costs, weights = np.empty(n_batches), np.empty(n_batches)
+        rows, rates = np.empty(n_batches), np.empty(n_batches)
+        done = 0
+        for start in range(0, block.n_rows, batch_size):
+            stop = start + batch_size
+            sample_weight = None if block.weight is None else block.weight[start:stop]
+            gradient = batch_gradient(
+                block.X[start:stop], block.y[start:stop], sample_weight,
+                self.params, self.loss, self.optimizer.penalty,
+            )
+            # a batch of zero total weight teaches nothing: no update, no step
+            if gradient.total_weight == 0.0:
+                continue
+            rate = self.schedule(self.opt_state.update_count + 1, self.epoch)
+            self.params, self.opt_state = self.optimizer.update(
+                gradient, self.opt_state, self.params, rate
+            )
+            costs[done], weights[done] = gradient.cost, gradient.total_weight
+            rows[done], rates[done] = min(stop, block.n_rows) - start, rate
+            done += 1
+            if not (np.isfinite(gradient.cost) and np.isfinite(self.params.intercept)):
+                self._diverged(gradient.cost, rate)
+        cost_log.extend(self.epoch, costs[:done], weights[:done], rows[:done],
+                        rates[:done])
+        self._check_explosion(cost_log)
+
+    def _check_explosion(self, cost_log: CostLog) -> None:
+        if not np.isfinite(self.params.weights).all():
+            self._diverged(float("nan"), self._learning_rate())
+        recent = cost_log.recent_cost(10)
+        if self._first_cost is None:
+            self._first_cost = recent
+            return
+        factor = self.config["optimizer.divergence_factor"]
+        if recent > factor * max(self._first_cost, np.finfo(float).tiny):
+            self._diverged(recent, self._learning_rate())
+
+    def _diverged(self, cost: float, rate: float) -> None:
+        hint = f"lower optimizer.learning_rate (now {rate:g}; try {rate / 10:g})"
+        if self.config["preprocess.scaler"] == "none":
+            hint += " or set preprocess.scaler: standard"
+        raise DivergenceError(
+            f"training diverged in epoch {self.epoch}, after"
+            f" {self.opt_state.update_count} updates: the cost reached {cost:.4g}"
+            f" (first cost {self._first_cost or float('nan'):.4g}); {hint}."
+            " No model was written."
+        )
+
+    def model(self, config: Config, prepared: Prepared, seconds: float) -> TrainedModel:
+        """The trained model with its training summary."""
+        decoder = prepared.decoder
+        training = {
+            "epochs": self.epoch, "updates": self.opt_state.update_count,
+            "rows": prepared.n_rows, "rows_dropped": prepared.n_dropped,
+            "epoch_costs": self.epoch_costs,
+            "final_cost": self.epoch_costs[-1] if self.epoch_costs else None,
+            "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
+        }
+        return TrainedModel(
+            kind=config["model.type"], features=list(config["data.features"]),
+            target=config["data.target"], params=self.params, scaler=prepared.scaler,
+            stats=prepared.stats, labels=decoder.labels, missing=config["data.missing"],
+            impute_values=decoder.impute_values, training=training,
+            config=config.as_dict(),
+        )

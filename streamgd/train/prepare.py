@@ -1,0 +1,117 @@
+"""The statistics pass: one streaming read before training.
+
+It checks every value (so a bad file fails before any update is made), learns the
+class labels of a logistic model, counts rows kept and dropped, and accumulates the
+normalization statistics chunk by chunk. With `data.missing: impute` the feature
+means found here become the values filled in during training.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from streamgd.config import Config
+from streamgd.errors import DataError, NonFiniteValueError
+from streamgd.model.labels import Key, LabelMap, collect_classes
+from streamgd.normalize import RunningStats, Scaler
+from streamgd.normalize.moments import StatisticsOverflow
+from streamgd.readers import ColumnPlan, Source
+from streamgd.readers.chunks import ChunkRef
+from streamgd.readers.decode import Chunk, Decoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the statistics pass learned.
+
+    Attributes:
+        decoder: decodes chunks for training (labels and impute values set).
+        stats: running statistics of the features, over the rows kept.
+        scaler: the job's scaler fitted to `stats`.
+        n_rows: rows kept for training; n_dropped: rows dropped (missing values).
+        constant: names of constant feature columns (weights held at 0).
+    """
+
+    decoder: Decoder
+    stats: RunningStats
+    scaler: Scaler
+    n_rows: int
+    n_dropped: int
+    constant: list[str]
+
+
+def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
+    """A decoder with the job's policies; labels still unknown unless thresholded."""
+    labels = None
+    if config["data.positive_above"] is not None:
+        labels = LabelMap(threshold_value=float(config["data.positive_above"]))
+    return Decoder(
+        features=list(config["data.features"]), plan=plan,
+        weight=config["data.weight"], missing=config["data.missing"], labels=labels,
+    )
+
+
+def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
+    """Read every chunk once, in file order; see the module docstring.
+
+    Raises:
+        DataError: a bad value (naming file, column, row), too few classes, or
+            no row left to train on.
+    """
+    decoder = decoder_for(config, plan)
+    features = decoder.features
+    needs_classes = config["model.type"] == "logistic" and not plan.target_numeric
+    stats, classes = RunningStats.empty(len(features)), set()
+    n_rows = n_dropped = 0
+    for ref in source.chunks:
+        table = source.read(ref)
+        if needs_classes:
+            collect_classes(table.column(plan.target), plan.target, classes, ref)
+        chunk = decoder.decode(table, ref, with_target=False)
+        stats = _update(stats, chunk, ref, features)
+        n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
+
+    if needs_classes:
+        decoder.labels = LabelMap.from_classes(
+            classes, config["model.classes"], plan.target
+        )
+    if n_rows == 0:
+        raise DataError(
+            f"no rows to train on ({n_dropped} dropped for missing values)",
+            file=", ".join(sorted({ref.file for ref in source.chunks})) or None,
+        )
+    if config["data.missing"] == "impute":
+        decoder.impute_values = np.where(stats.count > 0, stats.mean, 0.0)
+    constant = [name for name, flag in zip(features, stats.constant) if flag]
+    for name in constant:
+        log.warning("feature %r is constant: left unscaled, weight held at 0", name)
+    if n_dropped:
+        log.info("dropped %d rows with missing values", n_dropped)
+    scaler = Scaler.fit(config["preprocess.scaler"], stats)
+    return Prepared(decoder, stats, scaler, n_rows, n_dropped, constant)
+
+
+def _update(
+    stats: RunningStats, chunk: Chunk, ref: ChunkRef, features: list[str]
+) -> RunningStats:
+    try:
+        return stats.update(chunk.X)
+    except StatisticsOverflow as overflow:
+        row = None
+        if overflow.row is not None and chunk.kept is not None:
+            row = ref.first_row + int(chunk.kept[overflow.row])
+        elif overflow.row is not None:
+            row = ref.first_row + overflow.row
+        line = None
+        if row is not None and ref.first_line is not None:
+            line = ref.first_line + row - ref.first_row
+        raise NonFiniteValueError(
+            "values so large that their mean or variance overflows float64;"
+            " rescale the column before training (divide it by a power of ten)",
+            file=ref.file, column=features[overflow.feature], row=row, line=line,
+        ) from None
