@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,11 +59,18 @@ def _string_list(value: Any) -> str | None:
     return "must be a list of strings"
 
 
+def _path_list(value: Any) -> str | None:
+    # one path or a list of them; a number in the list would fail much later,
+    # inside pathlib, without naming the key
+    return _string_list(value if isinstance(value, list) else [value])
+
+
 NUMBER = (int, float)
 FIELDS: tuple[Field, ...] = (
     # data: where the rows come from
     Field("data.paths", (str, list), None,
-          "Parquet/CSV file, directory or glob, or a list of them", nullable=True),
+          "Parquet/CSV file, directory or glob, or a list of them",
+          check=_path_list, nullable=True),
     Field("data.format", str, "auto", "file format; auto picks it from the extension",
           choices=("auto", "parquet", "csv")),
     Field("data.features", list, None, "feature columns, in model order",
@@ -114,7 +122,7 @@ FIELDS: tuple[Field, ...] = (
           nullable=True),
     # optimizer
     Field("optimizer.method", str, "sgd", "training engine", choices=("sgd",)),
-    Field("optimizer.learning_rate", NUMBER, 0.01, "initial learning rate",
+    Field("optimizer.learning_rate", NUMBER, 0.05, "initial learning rate",
           check=_positive),
     Field("optimizer.schedule", str, "invscaling", "learning-rate schedule",
           choices=("constant", "invscaling", "epoch_decay")),
@@ -139,7 +147,8 @@ FIELDS: tuple[Field, ...] = (
     Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
     Field("shuffle.buffer_rows", int, 100_000,
           "rows held in the shuffle buffer (bounds memory)", check=_positive),
-    Field("seed", int, 0, "seed of every random choice"),
+    Field("seed", int, 0, "seed of every random choice",
+          check=_non_negative),
     # output
     Field("output.dir", str, "streamgd-out", "folder for the model and logs"),
     Field("output.model", str, "model.json", "model file name, inside output.dir"),
@@ -331,6 +340,11 @@ def _check_across_fields(config: Config) -> None:
                 f"{path} {config[path]!r} is also listed in data.features;"
                 " a column cannot be both"
             )
+    weight = config["data.weight"]
+    if weight is not None and weight == config["data.target"]:
+        raise ConfigError(
+            f"data.weight {weight!r} is also data.target; a column cannot be both"
+        )
     logistic = config["model.type"] == "logistic"
     if config["data.positive_above"] is not None and not logistic:
         raise ConfigError("data.positive_above applies only to model.type: logistic")
@@ -352,4 +366,4 @@ def _resolve_paths(tree: dict[str, Any], data_dir: Path, output_dir: Path) -> No
 
 def _absolute(path: str, base: Path) -> str:
     expanded = Path(path).expanduser()
-    return str(expanded if expanded.is_absolute() else base / expanded)
+    return os.path.normpath(expanded if expanded.is_absolute() else base / expanded)

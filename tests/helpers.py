@@ -1,0 +1,54 @@
+"""Small data builders and exact reference solvers shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+FLIGHTS = Path(__file__).resolve().parents[1] / "streamgd/data/flights.parquet"
+FLIGHT_FEATURES = ["dep_delay", "distance", "air_time", "hour", "month"]
+
+
+def write_parquet(path: Path, columns: dict[str, np.ndarray], row_group_size=None):
+    pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
+    return path
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray]):
+    pa_csv.write_csv(pa.table(columns), path)
+    return path
+
+
+def least_squares(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Exact least squares with an intercept: (weights, intercept, rmse)."""
+    A = np.c_[X, np.ones(len(y))]
+    solution, *_ = np.linalg.lstsq(A, y, rcond=None)
+    residual = y - A @ solution
+    return solution[:-1], float(solution[-1]), float(np.sqrt(np.mean(residual**2)))
+
+
+def logistic_optimum(X: np.ndarray, y: np.ndarray, iterations: int = 50):
+    """Newton's method for unpenalised logistic regression: (beta, mean log loss)."""
+    A = np.c_[X, np.ones(len(y))]
+    beta = np.zeros(A.shape[1])
+    for _ in range(iterations):
+        z = A @ beta
+        p = 0.5 * (1 + np.tanh(0.5 * z))
+        step = np.linalg.solve((A * (p * (1 - p))[:, None]).T @ A, A.T @ (p - y))
+        beta -= step
+        if np.abs(step).max() < 1e-12:
+            break
+    z = A @ beta
+    return beta, float(np.mean(np.logaddexp(0, z) - y * z))
+
+
+def flights_complete(columns: list[str]) -> dict[str, np.ndarray]:
+    """The embedded flights columns as float64, rows with a missing value dropped."""
+    table = pq.read_table(FLIGHTS, columns=columns)
+    data = {name: table[name].to_numpy().astype(np.float64) for name in columns}
+    complete = np.logical_and.reduce([np.isfinite(v) for v in data.values()])
+    return {name: values[complete] for name, values in data.items()}

@@ -1,0 +1,63 @@
+"""The cost log's window averages equal numpy's over the same updates."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamgd.train.costlog import CostLog
+
+
+@given(sizes=st.lists(st.integers(0, 700), min_size=1, max_size=6),
+       log_every=st.integers(7, 250), seed=st.integers(0, 2**16))
+@settings(max_examples=30, deadline=None)
+def test_costlog_windows_equal_weighted_means(sizes, log_every, seed):
+    """Every record's 10/100/1000 and epoch averages are the weighted means."""
+    rng = np.random.default_rng(seed)
+    log = CostLog(None, log_every)
+    costs, weights = [], []
+    for size in sizes:
+        block_costs, block_weights = rng.uniform(0, 5, size), rng.uniform(1, 32, size)
+        log.extend(0, block_costs, block_weights, np.full(size, 32.0),
+                   np.full(size, 0.1))
+        costs.append(block_costs)
+        weights.append(block_weights)
+    cost, weight = np.concatenate(costs), np.concatenate(weights)
+    update_records = [r for r in log.records if r["kind"] == "update"]
+    assert [r["update"] for r in update_records] == list(
+        range(log_every, len(cost) + 1, log_every))
+    for record in update_records:
+        end = record["update"]
+        for window in (10, 100, 1000):
+            start = max(0, end - window)
+            expected = cost[start:end] @ weight[start:end] / weight[start:end].sum()
+            assert record[f"cost_{window}"] == pytest.approx(expected, rel=1e-9)
+        expected_epoch = cost[:end] @ weight[:end] / weight[:end].sum()
+        assert record["cost_epoch"] == pytest.approx(expected_epoch, rel=1e-9)
+        assert record["rows_seen"] == 32 * end
+
+
+def test_costlog_epoch_record_restarts_the_epoch_average(tmp_path):
+    """The epoch record averages its epoch only, and the file is strict JSON lines."""
+    path = tmp_path / "costs.jsonl"
+    log = CostLog(path, log_every=1000)
+    log.extend(0, np.array([4.0, 2.0]), np.array([1.0, 3.0]), np.ones(2), np.ones(2))
+    first = log.end_epoch(0, 0.1)
+    log.extend(1, np.array([1.0]), np.array([2.0]), np.ones(1), np.ones(1))
+    second = log.end_epoch(1, 0.1)
+    log.close()
+    assert first["cost_epoch"] == pytest.approx((4 + 6) / 4)
+    assert second["cost_epoch"] == pytest.approx(1.0)
+    assert second["cost_10"] == pytest.approx((4 + 6 + 2) / 6)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["kind"] for line in lines] == ["epoch", "epoch"]
+
+
+def test_costlog_discarded_leaves_no_file(tmp_path):
+    """Closing with keep=False leaves neither the log nor a temporary file."""
+    log = CostLog(tmp_path / "costs.jsonl", log_every=1)
+    log.extend(0, np.array([1.0]), np.array([1.0]), np.ones(1), np.ones(1))
+    log.close(keep=False)
+    assert list(tmp_path.iterdir()) == []
