@@ -48,5 +48,5 @@ def open_source(config: Config, plan: ColumnPlan | None = None) -> Source:
     plan = plan or column_plan(config)
     files = resolve_files(config["data.paths"], config["data.format"])
     if files[0].format == "parquet":
-        return ParquetSource(files, plan)
+        return ParquetSource(files, plan, config["data.empty_files"])
     return CsvSource(files, plan, csv_options(config), config["data.cache_dir"])

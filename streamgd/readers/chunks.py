@@ -23,7 +23,8 @@ class ChunkRef:
         first_row: 0-based index, inside the file, of the chunk's first data row.
         n_rows: rows in the chunk (0 is allowed and skipped by the trainer).
         first_line: 1-based physical line of the first row in a CSV file, when
-            lines and rows correspond (no newlines inside values); else None.
+            every row of the file is one line (no blank line between rows, no
+            newline inside a value); else None.
     """
 
     file: str

@@ -10,6 +10,11 @@ shuffle permute chunks, the first pass writes the parsed blocks to an Arrow IPC 
 in a temporary folder (Vowpal Wabbit's cache file plays the same part); each later
 epoch reads blocks from it in any order, several times faster than parsing again.
 The cache costs 8 bytes per value on disk and is removed when the source closes.
+
+Errors name the 0-based data row and, when every row of the file is one physical
+line, the line too. The parser does not report lines, so the newlines are counted
+as it reads; a blank line or a newline inside a quoted value leaves the file's
+chunks without line numbers rather than with wrong ones.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +32,7 @@ import pyarrow.csv as pa_csv
 
 from streamgd.errors import DataError, SchemaError
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
-from streamgd.readers.files import DataFile
+from streamgd.readers.files import DataFile, skip_empty
 
 log = logging.getLogger(__name__)
 
@@ -69,25 +75,37 @@ class CsvSource:
             raise
 
     def _cache(self, path: str, cache_path: Path) -> None:
-        reader = _open(path, self.plan, self.options)
-        if reader is None:
+        if skip_empty(path, self.options.empty_files):
             return
         self._cache_paths[path] = str(cache_path)
-        first_row, index = 0, 0
+        with (
+            _LineCounter(path) as counter,
+            _open(counter, path, self.plan, self.options) as reader,
+        ):
+            refs = self._write_cache(reader, path, cache_path)
+
+        # line numbers hold only where every row is one line: a blank line or a
+        # quoted newline shifts all lines after it, so then the file gets none
+        n_rows = sum(ref.n_rows for ref in refs)
+        if counter.n_lines != n_rows + _header_lines(self.options):
+            log.info("%s: rows and lines differ; errors will name rows only", path)
+            refs = [replace(ref, first_line=None) for ref in refs]
+        self.chunks.extend(refs)
+
+    def _write_cache(
+        self, reader: pa_csv.CSVStreamingReader, path: str, cache_path: Path
+    ) -> list[ChunkRef]:
+        refs: list[ChunkRef] = []
+        first_row, first_line = 0, _header_lines(self.options) + 1
         with pa.ipc.new_file(str(cache_path), reader.schema) as writer:
-            for batch in _batches(reader, path, self.plan, self.options, first_row):
+            for batch in _batches(reader, path, self.plan, self.options):
                 if batch.num_rows == 0:
                     continue
                 writer.write_batch(batch)
-                line = self._first_line(first_row)
-                self.chunks.append(ChunkRef(path, index, first_row, batch.num_rows, line))
+                refs.append(ChunkRef(path, len(refs), first_row, batch.num_rows,
+                                     first_line + first_row))
                 first_row += batch.num_rows
-                index += 1
-
-    def _first_line(self, first_row: int) -> int | None:
-        if self.options.newlines_in_values:
-            return None
-        return first_row + (2 if self.options.header else 1)
+        return refs
 
     def read(self, ref: ChunkRef) -> pa.Table:
         # plain reads, not a memory map: mapped pages that were touched count in
@@ -100,27 +118,81 @@ class CsvSource:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
+class _LineCounter:
+    """A file (decompressed by its extension) that counts the lines read from it.
+
+    pyarrow's CSV reader does not say on which line a row starts; counting the
+    newlines as the parser reads costs no second pass over the file. Blank lines
+    at the end of the file are not counted (the parser skips them too).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._stream = pa.input_stream(path, compression="detect")
+        self._newlines = 0
+        self._trailing = 0  # newlines after the last character that is not one
+        self._has_text = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._newlines += data.count(b"\n")
+        body = data.rstrip(b"\r\n")
+        if body:
+            self._has_text = True
+            self._trailing = data.count(b"\n", len(body))
+        else:
+            self._trailing += data.count(b"\n")
+        return data
+
+    @property
+    def n_lines(self) -> int:
+        """Lines read so far, up to the last one holding text."""
+        return self._newlines - self._trailing + 1 if self._has_text else 0
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _LineCounter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _header_lines(options: CsvOptions) -> int:
+    return 1 if options.header else 0
+
+
 def open_csv(
     path: str, plan: ColumnPlan, options: CsvOptions
 ) -> pa_csv.CSVStreamingReader | None:
     """A streaming reader of the plan's columns, or None for a skipped empty file."""
-    return _open(path, plan, options)
+    if skip_empty(path, options.empty_files):
+        return None
+    return _open(path, path, plan, options)
 
 
 def _open(
-    path: str, plan: ColumnPlan, options: CsvOptions, as_text: bool = False
-) -> pa_csv.CSVStreamingReader | None:
-    if Path(path).stat().st_size == 0:
-        if options.empty_files == "skip":
-            log.warning("skipping empty file %s", path)
-            return None
-        raise DataError(
-            "file is empty (0 bytes); remove it or set data.empty_files: skip",
-            file=path,
-        )
+    source: str | _LineCounter, path: str, plan: ColumnPlan, options: CsvOptions,
+    as_text: bool = False,
+) -> pa_csv.CSVStreamingReader:
+    """A streaming reader of `source` (the file `path`, maybe being counted).
+
+    pyarrow parses the first block here already, so a value that is not a number
+    in that block fails here, not in the first `read_next_batch`.
+    """
     try:
         return pa_csv.open_csv(
-            path,
+            source,
             read_options=_read_options(options),
             parse_options=pa_csv.ParseOptions(
                 delimiter=options.delimiter,
@@ -131,13 +203,18 @@ def _open(
     except (pa.ArrowKeyError, KeyError) as error:
         raise _missing_column(path, plan, error) from None
     except pa.ArrowInvalid as error:
-        raise _parse_error(path, str(error), options) from None
+        if as_text:
+            raise _parse_error(path, str(error), options) from None
+        raise _locate_bad_value(path, plan, options, str(error)) from None
 
 
 def _read_options(options: CsvOptions) -> pa_csv.ReadOptions:
+    names = list(options.column_names) if options.column_names else None
     return pa_csv.ReadOptions(
         block_size=options.block_size,
-        column_names=list(options.column_names) if options.column_names else None,
+        column_names=names,
+        # given names replace a header line; pyarrow would read it as data
+        skip_rows=1 if names and options.header else 0,
         use_threads=True,
     )
 
@@ -158,7 +235,10 @@ def _convert_options(
     )
 
 
-def _batches(reader, path, plan, options, first_row):
+def _batches(
+    reader: pa_csv.CSVStreamingReader, path: str, plan: ColumnPlan,
+    options: CsvOptions,
+) -> Iterator[pa.RecordBatch]:
     """The reader's record batches, with conversion errors located by row."""
     while True:
         try:
@@ -178,12 +258,15 @@ def _missing_column(path: str, plan: ColumnPlan, error: Exception) -> SchemaErro
 
 def _parse_error(path: str, message: str, options: CsvOptions) -> DataError:
     hint = ""
-    if "Expected" in message and not options.newlines_in_values:
+    # pyarrow says "Expected n columns" or "out of sync with chunker" when a
+    # quoted newline splits a row in two
+    newline_signs = ("Expected", "out of sync")
+    if not options.newlines_in_values and any(s in message for s in newline_signs):
         hint = (
             "; if quoted values contain newlines, set"
             " data.csv.newlines_in_values: true"
         )
-    return DataError(f"cannot parse CSV: {message}{hint}", file=path)
+    return DataError(f"cannot parse CSV: {message.rstrip('.')}{hint}", file=path)
 
 
 def _locate_bad_value(
@@ -192,30 +275,58 @@ def _locate_bad_value(
     """Read the file again as text to name the row of a value that is not a number.
 
     pyarrow's conversion error names neither the row nor, always, the column; the
-    error path can afford a second, slower pass.
+    error path can afford a second, slower pass. It reads to the end of the file,
+    to tell whether rows and lines correspond and the line can be named.
     """
     if "conversion error" not in message:
         return _parse_error(path, message, options)
-    reader = _open(path, plan, options, as_text=True)
-    first_row = 0
     numeric = list(plan.numeric)
     if plan.target is not None and plan.target_numeric:
         numeric.append(plan.target)
-    for batch in reader:
-        for name in numeric:
-            found = _first_non_number(batch.column(name))
-            if found is not None:
-                offset, value = found
-                row = first_row + offset
-                line = None
-                if not options.newlines_in_values:
-                    line = row + (2 if options.header else 1)
-                return SchemaError(
-                    f"expected a number, found {value!r}", file=path, column=name,
-                    row=row, line=line,
-                )
-        first_row += batch.num_rows
-    return _parse_error(path, message, options)
+    with (
+        _LineCounter(path) as counter,
+        _open(counter, path, plan, options, as_text=True) as reader,
+    ):
+        found, n_rows = _scan_for_non_number(reader, numeric)
+    if found is None:
+        return _parse_error(path, message, options)
+
+    row, name, value = found
+    line = None
+    if n_rows is not None and counter.n_lines == n_rows + _header_lines(options):
+        line = row + _header_lines(options) + 1
+    return SchemaError(
+        f"expected a number, found {value!r}", file=path, column=name, row=row,
+        line=line,
+    )
+
+
+def _scan_for_non_number(
+    reader: pa_csv.CSVStreamingReader, names: list[str]
+) -> tuple[tuple[int, str, str] | None, int | None]:
+    """The first (row, column, text) that is not a number, and the rows in the
+    file (None when the rest of it does not parse)."""
+    found, n_rows = None, 0
+    try:
+        for batch in reader:
+            if found is None:
+                found = _first_in_batch(batch, names, n_rows)
+            n_rows += batch.num_rows
+    except pa.ArrowInvalid:
+        return found, None
+    return found, n_rows
+
+
+def _first_in_batch(
+    batch: pa.RecordBatch, names: list[str], first_row: int
+) -> tuple[int, str, str] | None:
+    """The earliest (row, column, text) of the batch that is not a number."""
+    hits = []
+    for name in names:
+        hit = _first_non_number(batch.column(name))
+        if hit is not None:
+            hits.append((first_row + hit[0], name, hit[1]))
+    return min(hits, default=None)
 
 
 def _first_non_number(column: pa.Array) -> tuple[int, str] | None:

@@ -14,7 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streamgd.errors import MissingValueError, NonFiniteValueError, SchemaError
+from streamgd.errors import (
+    DataError, MissingValueError, NonFiniteValueError, SchemaError,
+)
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
 from streamgd.model.labels import LabelMap
 
@@ -68,11 +70,16 @@ class Decoder:
     impute_values: np.ndarray | None = field(default=None, repr=False)
 
     def decode(self, table: pa.Table, ref: ChunkRef, with_target: bool = True) -> Chunk:
-        """Arrays of one chunk. Raises DataError subclasses naming file/column/row.
+        """Arrays of one chunk.
 
         With `with_target=False` (the statistics pass, before the classes of a
         logistic model are known) `y` is all zeros, but rows with a missing
         target are still dropped.
+
+        Raises:
+            MissingValueError: a null under `data.missing: error`.
+            NonFiniteValueError: NaN or an infinity read from the file.
+            DataError: a negative sample weight.
         """
         X, feature_nulls = self._features(table, ref)
         if self.plan.target is None:
@@ -113,7 +120,9 @@ class Decoder:
     def _numbers(self, table: pa.Table, name: str, ref: ChunkRef):
         column = table.column(name)
         if not pa.types.is_float64(column.type):
-            column = pc.cast(column, pa.float64())
+            # unsafe: an int64 beyond 2**53 rounds to the nearest float64, as in
+            # numpy, instead of failing the safe cast without naming the column
+            column = pc.cast(column, pa.float64(), safe=False)
         values = column.to_numpy()
         nulls = np.zeros(len(values), dtype=bool)
         if column.null_count:
@@ -122,7 +131,7 @@ class Decoder:
         if bad.any():
             row = int(np.argmax(bad))
             raise NonFiniteValueError(
-                f"value {values[row]!r} is not finite; remove or fix it",
+                f"value {float(values[row])!r} is not finite; remove or fix it",
                 file=ref.file, column=name, row=ref.first_row + row,
                 line=_line(ref, row),
             )
@@ -147,8 +156,9 @@ class Decoder:
         negative = (weight < 0) & ~nulls
         if negative.any():
             row = int(np.argmax(negative))
-            raise NonFiniteValueError(
-                f"sample weight {weight[row]!r} is negative",
+            raise DataError(
+                f"sample weight {float(weight[row])!r} is negative;"
+                " weights must be 0 or more",
                 file=ref.file, column=self.weight, row=ref.first_row + row,
                 line=_line(ref, row),
             )

@@ -8,10 +8,13 @@ and therefore stable, which the seeded shuffle and the input fingerprint rely on
 from __future__ import annotations
 
 import glob
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from streamgd.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = {
     ".parquet": "parquet", ".pq": "parquet",
@@ -102,3 +105,20 @@ def _format_of(path: str, fmt: str) -> str:
             " set data.format: parquet or csv"
         )
     return guessed
+
+
+def skip_empty(path: str, empty_files: str) -> bool:
+    """True for a 0-byte file to skip (`data.empty_files: skip`), logged.
+
+    Raises:
+        DataError: a 0-byte file under `data.empty_files: error`.
+    """
+    if Path(path).stat().st_size != 0:
+        return False
+    if empty_files == "skip":
+        log.warning("skipping empty file %s", path)
+        return True
+    raise DataError(
+        "file is empty (0 bytes); remove it or set data.empty_files: skip",
+        file=path,
+    )

@@ -1,0 +1,34 @@
+"""Suite-wide settings: the hypothesis profiles and strict numerics.
+
+Profiles are chosen by the HYPOTHESIS_PROFILE environment variable (or the
+plugin's own `--hypothesis-profile` option, which wins):
+
+    default   about 30 examples per property; the everyday run
+    thorough  1000 examples per property; before a release
+    ci        derandomized, so a CI run is reproducible from the commit alone
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+# no deadline: the first example of a test pays for pyarrow's lazy imports, and
+# a CI machine under load is slower than a laptop; speed is watched elsewhere
+settings.register_profile("default", max_examples=30, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, derandomize=True, database=None,
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def strict_numerics():
+    """Floating-point warnings (overflow, invalid, divide) raise instead."""
+    with np.errstate(all="raise"):
+        yield

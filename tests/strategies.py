@@ -1,0 +1,101 @@
+"""Named hypothesis strategies shared by the tests (tested in test_strategies.py).
+
+Rows built here carry their identity: `y` holds a global row id, every feature
+is a fixed function of it and so is the weight, so a test can tell whether a row
+arrived whole, once, and where it came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from streamgd.readers.chunks import ChunkRef
+from streamgd.readers.decode import Chunk
+
+# 0 and 1 are the edges a chunked pipeline gets wrong most often
+MAX_CHUNK_ROWS = 40
+
+
+def chunk_sizes(max_chunks: int = 12) -> st.SearchStrategy[list[int]]:
+    """Lists of chunk lengths in rows, empty chunks and 1-row chunks included."""
+    size = st.one_of(st.sampled_from([0, 1]), st.integers(0, MAX_CHUNK_ROWS))
+    return st.lists(size, max_size=max_chunks)
+
+
+def capacities() -> st.SearchStrategy[int]:
+    """Shuffle-buffer capacities in rows: 1, small, and larger than most inputs."""
+    return st.one_of(st.just(1), st.integers(1, 3 * MAX_CHUNK_ROWS))
+
+
+def batch_sizes() -> st.SearchStrategy[int]:
+    """Mini-batch sizes in rows, 1 (per-row SGD) included."""
+    return st.one_of(st.just(1), st.integers(1, 2 * MAX_CHUNK_ROWS))
+
+
+def seeds() -> st.SearchStrategy[int]:
+    """Seeds for `numpy.random.default_rng`."""
+    return st.integers(0, 2**32 - 1)
+
+
+def identified_chunk(first_id: int, n_rows: int, n_features: int,
+                     weighted: bool) -> Chunk:
+    """A chunk whose rows are ids first_id .. first_id + n_rows - 1 (in `y`).
+
+    Feature j of row id r is r * (j + 1) + 0.5 and the weight is r + 0.25, so
+    a row torn apart (X from one row, y from another) is detectable.
+    """
+    ids = np.arange(first_id, first_id + n_rows, dtype=np.float64)
+    X = ids[:, None] * np.arange(1, n_features + 1) + 0.5
+    weight = ids + 0.25 if weighted else None
+    return Chunk(np.ascontiguousarray(X.reshape(n_rows, n_features)), ids, weight)
+
+
+@st.composite
+def identified_chunks(draw, sizes=None) -> list[Chunk]:
+    """Lists of chunks with consecutive row ids, 0 to 3 features, maybe weighted."""
+    lengths = draw(chunk_sizes() if sizes is None else sizes)
+    n_features = draw(st.integers(0, 3))
+    weighted = draw(st.booleans())
+    chunks, first_id = [], 0
+    for n_rows in lengths:
+        chunks.append(identified_chunk(first_id, n_rows, n_features, weighted))
+        first_id += n_rows
+    return chunks
+
+
+@st.composite
+def chunk_refs(draw) -> list[ChunkRef]:
+    """Chunk references over 1 to 3 files, in file order, first rows consistent."""
+    refs = []
+    for number in range(draw(st.integers(1, 3))):
+        first_row = 0
+        for index, n_rows in enumerate(draw(chunk_sizes(max_chunks=6))):
+            refs.append(ChunkRef(f"part-{number}.csv", index, first_row, n_rows,
+                                 first_row + 2))
+            first_row += n_rows
+    return refs
+
+
+@st.composite
+def numeric_columns(draw, max_rows: int = 60) -> dict[str, np.ndarray]:
+    """Columns `id` (row number), `a` (int64) and `b` (finite float64), one length."""
+    n_rows = draw(st.integers(0, max_rows))
+    integers = st.integers(-(10**12), 10**12)
+    floats = st.floats(-1e12, 1e12, allow_nan=False, allow_infinity=False)
+    a = draw(st.lists(integers, min_size=n_rows, max_size=n_rows))
+    b = draw(st.lists(floats, min_size=n_rows, max_size=n_rows))
+    return {
+        "id": np.arange(n_rows, dtype=np.int64),
+        "a": np.array(a, dtype=np.int64),
+        "b": np.array(b, dtype=np.float64),
+    }
+
+
+def csv_block_sizes() -> st.SearchStrategy[int]:
+    """CSV block sizes in bytes that split a test file into many blocks.
+
+    The smallest still holds the longest line `numeric_columns` writes (about
+    50 bytes): pyarrow refuses a row that straddles two blocks.
+    """
+    return st.integers(128, 2048)

@@ -1,0 +1,78 @@
+"""The shared strategies generate what their names promise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from hypothesis import find, given
+
+from tests import strategies
+
+
+@given(strategies.chunk_sizes())
+def test_chunk_sizes_are_short_lists_of_non_negative_lengths(sizes):
+    """Chunk sizes are between 0 and MAX_CHUNK_ROWS, at most 12 of them."""
+    assert len(sizes) <= 12
+    assert all(0 <= size <= strategies.MAX_CHUNK_ROWS for size in sizes)
+
+
+def test_chunk_sizes_reach_the_edges():
+    """Empty chunks, 1-row chunks and the empty list are all generated."""
+    assert find(strategies.chunk_sizes(), lambda sizes: 0 in sizes) is not None
+    assert find(strategies.chunk_sizes(), lambda sizes: 1 in sizes) is not None
+    assert find(strategies.chunk_sizes(), lambda sizes: sizes == []) == []
+
+
+@given(strategies.capacities(), strategies.batch_sizes(), strategies.seeds())
+def test_sizes_and_seeds_are_in_range(capacity, batch_size, seed):
+    """Capacities and batch sizes are at least 1; seeds fit a uint32."""
+    assert capacity >= 1 and batch_size >= 1
+    np.random.default_rng(seed)
+    assert 0 <= seed < 2**32
+
+
+@given(strategies.identified_chunks())
+def test_identified_chunks_number_rows_consecutively(chunks):
+    """Row ids run 0, 1, 2, ... across the chunks, and X and weight follow them."""
+    ids = np.concatenate([chunk.y for chunk in chunks]) if chunks else np.empty(0)
+    np.testing.assert_array_equal(ids, np.arange(len(ids)))
+    for chunk in chunks:
+        n_features = chunk.X.shape[1]
+        expected = chunk.y[:, None] * np.arange(1, n_features + 1) + 0.5
+        np.testing.assert_array_equal(chunk.X, expected)
+        if chunk.weight is not None:
+            np.testing.assert_array_equal(chunk.weight, chunk.y + 0.25)
+
+
+@given(strategies.chunk_refs())
+def test_chunk_refs_are_in_file_order(refs):
+    """Within each file, indices count up and first_row is the sum of earlier rows."""
+    for file in {ref.file for ref in refs}:
+        in_file = [ref for ref in refs if ref.file == file]
+        assert [ref.index for ref in in_file] == list(range(len(in_file)))
+        starts = np.cumsum([0] + [ref.n_rows for ref in in_file])[:-1]
+        assert [ref.first_row for ref in in_file] == list(starts)
+        assert all(ref.first_line == ref.first_row + 2 for ref in in_file)
+
+
+@given(strategies.numeric_columns())
+def test_numeric_columns_have_one_length_and_their_types(columns):
+    """The three columns are equally long, int64, int64 and finite float64."""
+    assert {len(values) for values in columns.values()} == {len(columns["id"])}
+    assert columns["a"].dtype == np.int64 and columns["id"].dtype == np.int64
+    assert columns["b"].dtype == np.float64 and np.isfinite(columns["b"]).all()
+
+
+def test_csv_block_sizes_hold_the_widest_line():
+    """The smallest block size exceeds the widest line numeric_columns can write."""
+    widest = pa.table({
+        "id": pa.array([59], pa.int64()),
+        "a": pa.array([-(10**12)], pa.int64()),
+        "b": pa.array([-1.2345678901234567e-11], pa.float64()),
+    })
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(widest, sink)
+    line = sink.getvalue().to_pybytes().splitlines()[1]
+    smallest = find(strategies.csv_block_sizes(), lambda size: True)
+    assert len(line) + 1 < smallest
