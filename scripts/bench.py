@@ -1,0 +1,273 @@
+"""Throughput of streamgd against the raw pyarrow scan and against peers.
+
+    python scripts/bench.py                 # full run (several minutes)
+    python scripts/bench.py --quick         # about a minute
+    python scripts/bench.py --json out.json --repeats 5
+
+Everything is measured in one run, on the same files, and reported as rows per
+second and as a ratio to the raw scan of the same format in the same run (the
+machine is shared, so only ratios taken side by side mean anything). Each figure
+is the median of `--repeats` timed runs after one untimed warm-up run, so the
+files are in the page cache (warm) and compiled kernels are compiled.
+
+    parquet_scan        pyarrow reads the Parquet file row group by row group into
+                        a float64 matrix and a target vector: the floor
+    streamgd_bN         one streamgd epoch at batch size N, shuffle on (chunk
+                        permutation and shuffle buffer), scaling included; the
+                        statistics pass is not in it
+    streamgd_job        `streamgd.train` with one epoch: open, statistics pass,
+                        epoch, model and cost log written
+    sklearn_partial_fit SGDRegressor / SGDClassifier `partial_fit` on the same
+                        row groups, read and scaled in the timed loop (needs the
+                        `bench` extra: scikit-learn)
+    csv_scan            pyarrow's streaming CSV reader into float64 arrays
+    streamgd_csv_job    `streamgd.train` with one epoch on the CSV file
+    dask_fullbatch_wN   not measured: the dask full-batch driver
+                        (streamgd/fullbatch) has not landed yet
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import make_bench_data as data  # noqa: E402
+
+import streamgd  # noqa: E402
+from streamgd.atomic import write_atomic  # noqa: E402
+from streamgd.config import make_config  # noqa: E402
+from streamgd.readers import column_plan, open_source  # noqa: E402
+from streamgd.train.costlog import CostLog  # noqa: E402
+from streamgd.train.loop import Engine  # noqa: E402
+from streamgd.train.prepare import prepare  # noqa: E402
+
+BATCH_SIZES = (1, 32, 256, 4096)
+
+
+def timed(run: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of `repeats` runs after one warm-up run."""
+    run()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+# --- the floors: pyarrow alone ---------------------------------------------
+
+
+def parquet_scan(path: Path, features: list[str]) -> None:
+    """Every row group into a row-major float64 matrix and a target vector."""
+    file = pq.ParquetFile(path, pre_buffer=False)
+    for index in range(file.num_row_groups):
+        batch = file.read_row_group(index, columns=[*features, "y"])
+        X = batch.select(features).to_batches()[0].to_tensor(row_major=True)
+        np.asarray(X), batch.column("y").to_numpy()
+
+
+def csv_scan(path: Path, features: list[str]) -> None:
+    """pyarrow's streaming CSV reader, each block into float64 arrays."""
+    types = {name: pa.float64() for name in [*features, "y"]}
+    reader = pa_csv.open_csv(
+        path, convert_options=pa_csv.ConvertOptions(column_types=types),
+        read_options=pa_csv.ReadOptions(block_size=1 << 20),
+    )
+    for batch in reader:
+        np.asarray(batch.select(features).to_tensor(row_major=True))
+        batch.column("y").to_numpy()
+
+
+# --- streamgd ------------------------------------------------------------------
+
+
+def job(path: Path, task: str, features: list[str], out: Path, **optimizer) -> dict:
+    """The benchmark job: standard scaling, invscaling SGD, one epoch."""
+    return {
+        "data": {"paths": str(path), "features": features, "target": "y"},
+        "preprocess": {"scaler": "standard"},
+        "model": {"type": "linear" if task == "regression" else "logistic"},
+        "optimizer": {"learning_rate": 0.01, "max_epochs": 1, **optimizer},
+        "shuffle": {"enabled": True, "buffer_rows": 100_000},
+        "output": {"dir": str(out), "log_every": 1000},
+        "seed": 0,
+    }
+
+
+def streamgd_epoch(mapping: dict) -> Callable[[], None]:
+    """One epoch of a prepared engine (the statistics pass is done beforehand)."""
+    config = make_config(mapping)
+    plan = column_plan(config)
+    source = open_source(config, plan)
+    prepared = prepare(config, source, plan)
+
+    def run() -> None:
+        engine = Engine(config, prepared)
+        engine.fit(source, CostLog(None, config["output.log_every"]))
+
+    return run
+
+
+def streamgd_job(mapping: dict) -> Callable[[], None]:
+    return lambda: streamgd.train(mapping)
+
+
+# --- scikit-learn --------------------------------------------------------------
+
+
+def sklearn_partial_fit(path: Path, task: str, features: list[str]):
+    """partial_fit on every row group, read and standardized in the timed loop."""
+    from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+    mean, std = _moments(path, features)
+
+    def run() -> None:
+        if task == "regression":
+            model = SGDRegressor(learning_rate="invscaling", eta0=0.01,
+                                 power_t=0.25, penalty=None, random_state=0)
+        else:
+            model = SGDClassifier(loss="log_loss", learning_rate="invscaling",
+                                  eta0=0.01, power_t=0.25, penalty=None,
+                                  random_state=0)
+        file = pq.ParquetFile(path, pre_buffer=False)
+        for index in np.random.default_rng(0).permutation(file.num_row_groups):
+            batch = file.read_row_group(int(index), columns=[*features, "y"])
+            X = np.asarray(batch.select(features).to_batches()[0]
+                           .to_tensor(row_major=True))
+            y = batch.column("y").to_numpy()
+            if task == "regression":
+                model.partial_fit((X - mean) / std, y)
+            else:
+                model.partial_fit((X - mean) / std, y, classes=[0, 1])
+
+    return run
+
+
+def _moments(path: Path, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    file = pq.ParquetFile(path, pre_buffer=False)
+    total, total_sq, n_rows = 0.0, 0.0, 0
+    for index in range(file.num_row_groups):
+        batch = file.read_row_group(index, columns=features)
+        X = np.asarray(batch.to_batches()[0].to_tensor(row_major=True))
+        total, total_sq = total + X.sum(axis=0), total_sq + (X * X).sum(axis=0)
+        n_rows += len(X)
+    mean = total / n_rows
+    return mean, np.sqrt(total_sq / n_rows - mean * mean)
+
+
+# --- the run -------------------------------------------------------------------
+
+
+def measurements(args, out: Path) -> list[dict]:
+    """Name, format, rows and median seconds of every benchmark."""
+    features = data.feature_names(args.features)
+    parquet = data.ensure(data.Spec(args.task, args.rows, args.features,
+                                    args.row_group_rows), args.data, "parquet")
+    csv = data.ensure(data.Spec(args.task, args.csv_rows, args.features),
+                      args.data, "csv")
+    results = []
+
+    def add(name: str, file_format: str, n_rows: int, run, repeats=args.repeats):
+        seconds = timed(run, repeats)
+        results.append({"name": name, "format": file_format, "rows": n_rows,
+                        "seconds": seconds, "rows_per_second": n_rows / seconds})
+        logging.info("%-22s %8.3f s", name, seconds)
+
+    add("parquet_scan", "parquet", args.rows,
+        lambda: parquet_scan(parquet, features))
+    for batch_size in args.batch_sizes:
+        mapping = job(parquet, args.task, features, out, batch_size=batch_size)
+        add(f"streamgd_b{batch_size}", "parquet", args.rows, streamgd_epoch(mapping))
+    add("streamgd_job_b256", "parquet", args.rows,
+        streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
+    if _has_sklearn():
+        add("sklearn_partial_fit", "parquet", args.rows,
+            sklearn_partial_fit(parquet, args.task, features))
+    add("csv_scan", "csv", args.csv_rows, lambda: csv_scan(csv, features))
+    add("streamgd_csv_job_b256", "csv", args.csv_rows,
+        streamgd_job(job(csv, args.task, features, out, batch_size=256)))
+    return results
+
+
+def _has_sklearn() -> bool:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        logging.warning("scikit-learn not installed: pip install '.[bench]'")
+        return False
+    return True
+
+
+def with_ratios(results: list[dict]) -> list[dict]:
+    """Each result with its rows/s as a fraction of its format's raw scan."""
+    floors = {r["format"]: r["rows_per_second"] for r in results
+              if r["name"].endswith("_scan")}
+    for result in results:
+        result["ratio_to_scan"] = result["rows_per_second"] / floors[result["format"]]
+    return results
+
+
+def table(results: list[dict]) -> str:
+    lines = [f"{'benchmark':<24}{'rows':>10}{'median s':>10}{'rows/s':>13}"
+             f"{'x scan':>8}"]
+    for r in results:
+        lines.append(f"{r['name']:<24}{r['rows']:>10}{r['seconds']:>10.3f}"
+                     f"{r['rows_per_second']:>13,.0f}{r['ratio_to_scan']:>8.2f}")
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small files and 3 repeats: about a minute")
+    parser.add_argument("--rows", type=int, help="Parquet rows (default 4M)")
+    parser.add_argument("--csv-rows", type=int, help="CSV rows (default 1M)")
+    parser.add_argument("--features", type=int, default=20, choices=(20, 100))
+    parser.add_argument("--task", choices=("regression", "classification"),
+                        default="regression")
+    parser.add_argument("--row-group-rows", type=int, default=1 << 16)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=BATCH_SIZES)
+    parser.add_argument("--repeats", type=int, help="timed runs (default 5)")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_OUT,
+                        help="folder for the generated files")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.rows = args.rows or (500_000 if quick else 4_000_000)
+    args.csv_rows = args.csv_rows or (200_000 if quick else 1_000_000)
+    args.repeats = args.repeats or (3 if quick else 5)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("streamgd").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="streamgd-bench-") as out:
+        results = with_ratios(measurements(args, Path(out)))
+    print(table(results))
+    if args.json:
+        report = {"arguments": {k: str(v) for k, v in vars(args).items()},
+                  "results": results}
+        write_atomic(args.json, json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
