@@ -17,9 +17,9 @@ from streamgd.stream.shuffle import _concatenate
 class Rebatcher:
     """Cuts a stream of blocks into whole mini-batches of `batch_size` rows."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, pending: Chunk | None = None) -> None:
         self.batch_size = batch_size
-        self._rest: Chunk | None = None
+        self._rest = pending
 
     def push(self, block: Chunk) -> Chunk | None:
         """Rows forming whole batches (a multiple of batch_size), or None."""
@@ -27,6 +27,11 @@ class Rebatcher:
         n_whole = pool.n_rows - pool.n_rows % self.batch_size
         self._rest = _slice(pool, n_whole, pool.n_rows)
         return _slice(pool, 0, n_whole) if n_whole else None
+
+    @property
+    def pending(self) -> Chunk | None:
+        """Rows waiting for a whole batch (never modified in place), or None."""
+        return self._rest
 
     def flush(self) -> Chunk | None:
         """The last, short batch of the epoch, or None when nothing is left."""

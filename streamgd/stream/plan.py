@@ -17,7 +17,18 @@ def epoch_order(
         rng: the job's generator; one permutation is drawn from it per epoch.
         shuffle: False keeps file order (and draws nothing).
     """
-    kept = [chunk for chunk in chunks if chunk.n_rows > 0]
+    return [chunks[index] for index in epoch_indices(chunks, rng, shuffle)]
+
+
+def epoch_indices(
+    chunks: list[ChunkRef], rng: np.random.Generator, shuffle: bool
+) -> tuple[int, ...]:
+    """This epoch's order as indices into `chunks`; see `epoch_order`.
+
+    Indices, unlike references, are what a checkpoint stores to replay the
+    rest of an interrupted epoch in the same order.
+    """
+    kept = [index for index, chunk in enumerate(chunks) if chunk.n_rows > 0]
     if not shuffle:
-        return kept
-    return [kept[i] for i in rng.permutation(len(kept))]
+        return tuple(kept)
+    return tuple(kept[i] for i in rng.permutation(len(kept)))

@@ -22,12 +22,15 @@ class ShuffleBuffer:
     Args:
         capacity: rows held back at most (memory: capacity x (n_features + 2) x 8 B).
         rng: the job's generator.
+        held: rows already held (a buffer restored from a checkpoint), or None.
     """
 
-    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, capacity: int, rng: np.random.Generator, held: Chunk | None = None
+    ) -> None:
         self.capacity = capacity
         self.rng = rng
-        self._held: Chunk | None = None
+        self._held = held
 
     def push(self, chunk: Chunk) -> Chunk | None:
         """Add a chunk; return the rows that overflow the buffer, in random order."""
@@ -50,6 +53,11 @@ class ShuffleBuffer:
     @property
     def n_held(self) -> int:
         return 0 if self._held is None else self._held.n_rows
+
+    @property
+    def held(self) -> Chunk | None:
+        """The rows held back now (never modified in place), or None."""
+        return self._held
 
 
 def _take(chunk: Chunk, rows: np.ndarray) -> Chunk:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,9 +25,10 @@ from streamgd.model.saved import TrainedModel
 from streamgd.optim import SGD, Schedule, SGDState
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
-from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_order
+from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.prepare import Prepared, prepare
+from streamgd.train.state import EpochPosition, Monitor, TrainState
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,30 @@ def train(config: Config, progress: Progress | None = None) -> TrainResult:
 
 
 class Engine:
-    """Holds the training state and runs epochs over a source.
+    """Runs epochs over a source, holding the training state.
 
-    The state is the parameters, the optimizer state, the epoch, the stopping
-    monitor and the random generator; all other pieces are fixed by the job.
+    The changing part of the state is `params`, `opt_state`, `position`,
+    `monitor` and `rng`; `snapshot()` freezes them into a `TrainState` (what a
+    checkpoint stores) and `restore()` puts one back. All other pieces are fixed
+    by the job and the statistics pass.
+
+    Args:
+        config: the job.
+        prepared: what the statistics pass learned.
+        on_boundary: called with the engine after each chunk and at each epoch's
+            end (`at_epoch_end=True`), where a snapshot is consistent: the
+            checkpoint and interruption hook.
     """
 
-    def __init__(self, config: Config, prepared: Prepared) -> None:
+    def __init__(
+        self,
+        config: Config,
+        prepared: Prepared,
+        on_boundary: Callable[[Engine, bool], None] | None = None,
+    ) -> None:
         self.config = config
         self.prepared = prepared
+        self.on_boundary = on_boundary
         self.loss = LOSSES[config["model.type"]]
         penalty = Penalty.of(
             config["model.penalty"], config["model.alpha"], config["model.l1_ratio"]
@@ -96,10 +112,30 @@ class Engine:
         self.rng = np.random.default_rng(config["seed"])
         self.params = self._initial_params()
         self.opt_state: SGDState = self.optimizer.init()
-        self.epoch = 0
-        self.epoch_costs: list[float] = []
-        self.stop_reason = "max_epochs"
-        self._first_cost: float | None = None
+        self.position = EpochPosition()
+        self.monitor = Monitor()
+
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress (after the run: the number of epochs run)."""
+        return self.position.epoch
+
+    @property
+    def stop_reason(self) -> str:
+        return self.monitor.stop_reason
+
+    def snapshot(self) -> TrainState:
+        """The run's progress, frozen; consistent only at a chunk boundary."""
+        return TrainState(
+            self.params, self.opt_state, self.position, self.monitor,
+            self.rng.bit_generator.state,
+        )
+
+    def restore(self, state: TrainState) -> None:
+        """Continue from `state` (a snapshot of a run of the same job)."""
+        self.params, self.opt_state = state.params, state.optimizer
+        self.position, self.monitor = state.position, state.monitor
+        self.rng.bit_generator.state = state.rng
 
     def _initial_params(self) -> LinearParams:
         n_features = len(self.config["data.features"])
@@ -111,37 +147,66 @@ class Engine:
 
     def fit(self, source: Source, cost_log: CostLog) -> None:
         """Epochs until max_epochs or until the epoch cost stops improving."""
-        tol = self.config["optimizer.tol"]
-        patience = self.config["optimizer.n_iter_no_change"]
-        best, stale = np.inf, 0
-        while self.epoch < self.config["optimizer.max_epochs"]:
+        while (
+            self.position.epoch < self.config["optimizer.max_epochs"]
+            and self.monitor.stop_reason != "converged"
+        ):
             self._run_epoch(source, cost_log)
             record = cost_log.end_epoch(self.epoch, self._learning_rate())
-            cost = record["cost_epoch"]
-            self.epoch_costs.append(cost)
-            self.epoch += 1
-            # stop when the epoch cost improved by less than tol (relative)
-            stale = stale + 1 if cost > best - tol * abs(best) else 0
-            best = min(best, cost)
-            if stale >= patience:
-                self.stop_reason = "converged"
-                break
+            self.monitor = self._judge_epoch(record["cost_epoch"])
+            self.position = EpochPosition(self.position.epoch + 1)
+            self._boundary(at_epoch_end=True)
+
+    def _judge_epoch(self, cost: float) -> Monitor:
+        """The monitor after an epoch of averaged cost `cost`."""
+        tol = self.config["optimizer.tol"]
+        patience = self.config["optimizer.n_iter_no_change"]
+        best, stale = self.monitor.best_cost, self.monitor.n_stale
+        # stop when the epoch cost improved by less than tol (relative)
+        stale = stale + 1 if cost > best - tol * abs(best) else 0
+        reason = "converged" if stale >= patience else self.monitor.stop_reason
+        return replace(
+            self.monitor, epoch_costs=(*self.monitor.epoch_costs, cost),
+            best_cost=min(best, cost), n_stale=stale, stop_reason=reason,
+        )
+
+    def _boundary(self, at_epoch_end: bool) -> None:
+        if self.on_boundary is not None:
+            self.on_boundary(self, at_epoch_end)
 
     def _learning_rate(self) -> float:
         return self.schedule(max(self.opt_state.update_count, 1), self.epoch)
 
     def _run_epoch(self, source: Source, cost_log: CostLog) -> None:
+        """The rest of the epoch in progress, from `position` on."""
         shuffle = self.config["shuffle.enabled"]
-        buffer = ShuffleBuffer(self.config["shuffle.buffer_rows"], self.rng)
-        rebatcher = Rebatcher(self.config["optimizer.batch_size"])
+        if self.position.order is None:
+            order = epoch_indices(source.chunks, self.rng, shuffle)
+            self.position = replace(self.position, order=order)
+        position = self.position
+        buffer = ShuffleBuffer(
+            self.config["shuffle.buffer_rows"], self.rng, position.held
+        )
+        rebatcher = Rebatcher(self.config["optimizer.batch_size"], position.pending)
         decoder, scaler = self.prepared.decoder, self.prepared.scaler
-        for ref in epoch_order(source.chunks, self.rng, shuffle):
-            chunk = decoder.decode(source.read(ref), ref)
-            if chunk.n_rows == 0:
+
+        # chunk by chunk, a consistent position after each
+        for done, index in enumerate(position.order, start=1):
+            if done <= position.n_chunks_done:
                 continue
-            scaled = Chunk(scaler.transform(chunk.X), chunk.y, chunk.weight)
-            block = buffer.push(scaled) if shuffle else scaled
-            self._train_block(rebatcher.push(block) if block else None, cost_log)
+            ref = source.chunks[index]
+            chunk = decoder.decode(source.read(ref), ref)
+            if chunk.n_rows > 0:
+                scaled = Chunk(scaler.transform(chunk.X), chunk.y, chunk.weight)
+                block = buffer.push(scaled) if shuffle else scaled
+                self._train_block(rebatcher.push(block) if block else None, cost_log)
+            self.position = replace(
+                self.position, n_chunks_done=done, held=buffer.held,
+                pending=rebatcher.pending,
+            )
+            self._boundary(at_epoch_end=False)
+
+        # the epoch's tail: rows still held, then the short last batch
         if shuffle:
             tail = buffer.flush()
             self._train_block(rebatcher.push(tail) if tail else None, cost_log)
@@ -183,11 +248,12 @@ class Engine:
         if not np.isfinite(self.params.weights).all():
             self._diverged(float("nan"), self._learning_rate())
         recent = cost_log.recent_cost(10)
-        if self._first_cost is None:
-            self._first_cost = recent
+        first = self.monitor.first_cost
+        if first is None:
+            self.monitor = replace(self.monitor, first_cost=recent)
             return
         factor = self.config["optimizer.divergence_factor"]
-        if recent > factor * max(self._first_cost, np.finfo(float).tiny):
+        if recent > factor * max(first, np.finfo(float).tiny):
             self._diverged(recent, self._learning_rate())
 
     def _diverged(self, cost: float, rate: float) -> None:
@@ -197,18 +263,19 @@ class Engine:
         raise DivergenceError(
             f"training diverged in epoch {self.epoch}, after"
             f" {self.opt_state.update_count} updates: the cost reached {cost:.4g}"
-            f" (first cost {self._first_cost or float('nan'):.4g}); {hint}."
+            f" (first cost {self.monitor.first_cost or float('nan'):.4g}); {hint}."
             " No model was written."
         )
 
     def model(self, config: Config, prepared: Prepared, seconds: float) -> TrainedModel:
         """The trained model with its training summary."""
         decoder = prepared.decoder
+        epoch_costs = list(self.monitor.epoch_costs)
         training = {
             "epochs": self.epoch, "updates": self.opt_state.update_count,
             "rows": prepared.n_rows, "rows_dropped": prepared.n_dropped,
-            "epoch_costs": self.epoch_costs,
-            "final_cost": self.epoch_costs[-1] if self.epoch_costs else None,
+            "epoch_costs": epoch_costs,
+            "final_cost": epoch_costs[-1] if epoch_costs else None,
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
         }
         return TrainedModel(

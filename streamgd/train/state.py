@@ -1,0 +1,82 @@
+"""The training state: everything that changes while a job trains, frozen.
+
+    TrainState
+    ├── params      LinearParams            weights and intercept
+    ├── optimizer   the optimizer's state   a frozen dataclass (SGDState, ...)
+    ├── position    EpochPosition           epoch, chunk order, chunks done,
+    │                                       rows in the shuffle buffer and re-batcher
+    ├── monitor     Monitor                 epoch costs, stopping and divergence
+    └── rng         dict                    the numpy bit generator's state
+
+Everything else the engine uses is fixed by the job and the statistics pass. A
+snapshot taken at a chunk boundary is therefore the whole of a run's progress: a
+checkpoint is its serialisation, and restoring it continues the run bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from streamgd.model.linear import LinearParams
+from streamgd.readers.decode import Chunk
+
+
+@dataclass(frozen=True)
+class EpochPosition:
+    """Where training stands inside an epoch, always at a chunk boundary.
+
+    Attributes:
+        epoch: the epoch in progress, 0-based.
+        order: this epoch's chunk order as indices into the source's chunks;
+            None until the epoch has drawn it from the generator.
+        n_chunks_done: chunks of `order` already pushed through the shuffle.
+        held: scaled rows held back in the shuffle buffer, or None.
+        pending: scaled rows in the re-batcher waiting for a whole batch, or None.
+    """
+
+    epoch: int = 0
+    order: tuple[int, ...] | None = None
+    n_chunks_done: int = 0
+    held: Chunk | None = None
+    pending: Chunk | None = None
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """What the stopping rule and the divergence check remember.
+
+    Attributes:
+        epoch_costs: the averaged cost of each finished epoch.
+        best_cost: the lowest epoch cost so far (inf before the first epoch).
+        n_stale: epochs in a row that improved on `best_cost` by less than tol.
+        first_cost: the recent cost after the first block of updates, the
+            reference of the divergence factor; None before it.
+        stop_reason: "max_epochs" while running or at the end, "converged".
+    """
+
+    epoch_costs: tuple[float, ...] = ()
+    best_cost: float = float("inf")
+    n_stale: int = 0
+    first_cost: float | None = None
+    stop_reason: str = "max_epochs"
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """A run's progress at a chunk boundary; see the module docstring.
+
+    Attributes:
+        params: the model's parameters on scaled inputs.
+        optimizer: the optimizer's state, a frozen dataclass of numpy arrays,
+            ints and floats (its `update_count` drives the schedule).
+        position: the epoch and the place inside it.
+        monitor: stopping and divergence memory.
+        rng: `numpy.random.Generator.bit_generator.state` of the job's generator.
+    """
+
+    params: LinearParams
+    optimizer: Any
+    position: EpochPosition
+    monitor: Monitor
+    rng: dict[str, Any]
