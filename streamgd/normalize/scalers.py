@@ -110,6 +110,25 @@ class Scaler:
         original = weights / self.scale
         return original, float(intercept - np.dot(original, self.shift))
 
+    def from_original(
+        self, weights: NDArray[np.float64], intercept: float
+    ) -> tuple[NDArray[np.float64], float]:
+        """The inverse of `to_original`: weights and intercept that act on z.
+
+        weights_z = weights * scale and intercept_z = intercept + weights . shift,
+        so a model can move from one fitted scaler to another (as `partial_fit`
+        does when the running statistics grow) without changing its predictions.
+
+        Raises:
+            ValueError: `weights` has a different shape from the scaler.
+        """
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != self.scale.shape:
+            raise ValueError(
+                f"weights must have shape {self.scale.shape}; got {weights.shape}"
+            )
+        return weights * self.scale, float(intercept + np.dot(weights, self.shift))
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; floats read back bit for bit through `json`."""
         return {

@@ -143,6 +143,29 @@ def test_scaler_to_original_gives_same_predictions(
     assert np.all(np.abs(scaled_prediction - original_prediction) <= tolerance)
 
 
+@given(datasets(), st.sampled_from(SCALERS), st.integers(0, 2**32 - 1))
+def test_scaler_from_original_inverts_to_original(
+    X: np.ndarray, method: str, seed: int
+) -> None:
+    """Scaled weights taken to original units and back are the same weights."""
+    rng = np.random.default_rng(seed)
+    X, stats = with_constant_and_empty(X)
+    scaler = Scaler.fit(method, stats)
+    weights, intercept = rng.normal(size=X.shape[1]), float(rng.normal())
+
+    back, back_intercept = scaler.from_original(*scaler.to_original(weights, intercept))
+    np.testing.assert_allclose(back, weights, rtol=1e-12)
+    bound = 1e-9 * (1 + np.abs(weights / scaler.scale) @ np.abs(scaler.shift))
+    assert abs(back_intercept - intercept) <= bound
+
+
+def test_scaler_from_original_rejects_wrong_shape() -> None:
+    """Original weights of another length are refused, naming both shapes."""
+    scaler = Scaler.fit("maxabs", RunningStats.of(np.eye(3)))
+    with pytest.raises(ValueError, match=r"shape \(3,\); got \(4,\)"):
+        scaler.from_original(np.zeros(4), 0.0)
+
+
 def test_scaler_to_original_rejects_wrong_shape() -> None:
     """Weights of another length are refused, naming both shapes."""
     scaler = Scaler.fit("standard", RunningStats.of(np.eye(3)))
