@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from streamgd.readers.decode import Decoder
 from streamgd.train.costlog import CostLog
 from streamgd.train.loop import Engine
 from streamgd.train.prepare import Prepared
+from streamgd.train.state import EpochPosition, TrainState
 
 __all__ = ["PARAMETERS", "StreamingSGDClassifier", "StreamingSGDRegressor"]
 
@@ -84,17 +85,17 @@ class _TrainingState:
     """What carries over from one `partial_fit` call to the next.
 
     Attributes:
-        params: weights and intercept on the inputs scaled by `scaler`.
-        optimizer_state: the engine's optimizer state (update count, moments).
-        rng: the generator of the shuffle, continued across calls.
+        engine: the engine's frozen state (parameters on inputs scaled by
+            `scaler`, optimizer, epoch, monitor, generator); None after a fit on
+            files, where only `params` and `epoch` are known.
+        params: the parameters, as in `engine` when it is known.
         epoch: epochs run so far (one per `partial_fit` call).
         stats: running statistics of every row seen.
-        scaler: the scaler fitted to `stats`, on which `params` act.
+        scaler: the scaler fitted to `stats`, on which the parameters act.
     """
 
+    engine: TrainState | None
     params: LinearParams
-    optimizer_state: Any
-    rng: np.random.Generator
     epoch: int
     stats: RunningStats
     scaler: Scaler
@@ -207,15 +208,13 @@ class _StreamingSGD(BaseEstimator):
         started = time.perf_counter()
         engine = Engine(config, prepared)
         if state is not None:
-            engine.params = _rescaled(state.params, state.scaler, scaler)
-            engine.opt_state = state.optimizer_state
-            engine.rng, engine.epoch = state.rng, state.epoch
+            engine.restore(_continued(engine, state, scaler))
         source = _ArraySource(names, target, weight, X, y, sample_weight)
         engine.fit(source, CostLog(None, config["output.log_every"]))
 
         model = engine.model(config, prepared, time.perf_counter() - started)
         self._training_state_ = _TrainingState(
-            engine.params, engine.opt_state, engine.rng, engine.epoch, stats, scaler
+            engine.snapshot(), engine.params, engine.epoch, stats, scaler
         )
         self._set_model(model)
 
@@ -248,11 +247,9 @@ class _StreamingSGD(BaseEstimator):
         model = result.model
         self.n_features_in_ = len(model.features)
         self.feature_names_in_ = np.array(model.features, dtype=object)
-        # the optimizer's state stays inside `train`: a later partial_fit starts
-        # the learning-rate schedule afresh from these weights
         self._training_state_ = _TrainingState(
-            model.params, None, np.random.default_rng(model.config["seed"]),
-            int(model.training["epochs"]), model.stats, model.scaler,
+            None, model.params, int(model.training["epochs"]), model.stats,
+            model.scaler,
         )
         self._set_model(model)
         self._after_file_fit(model)
@@ -408,6 +405,19 @@ class _ArraySource:
 
     def close(self) -> None:
         self._columns.clear()
+
+
+def _continued(engine: Engine, state: _TrainingState, scaler: Scaler) -> TrainState:
+    """The engine state to resume from, its parameters moved to `scaler`."""
+    params = _rescaled(state.params, state.scaler, scaler)
+    if state.engine is None:
+        # after a fit on files the optimizer's state stayed inside `train`:
+        # the learning-rate schedule starts afresh from the learned weights
+        fresh = engine.snapshot()
+        return replace(fresh, params=params, position=EpochPosition(state.epoch))
+    # partial_fit runs one epoch per call: the stopping rule does not apply
+    monitor = replace(state.engine.monitor, n_stale=0, stop_reason="max_epochs")
+    return replace(state.engine, params=params, monitor=monitor)
 
 
 def _rescaled(params: LinearParams, old: Scaler, new: Scaler) -> LinearParams:

@@ -198,3 +198,24 @@ def test_sklearn_options_reach_the_job():
 def test_sklearn_streamgd_train_is_untouched_by_import():
     """Importing the estimators leaves the top-level API as it was."""
     assert callable(streamgd.train)
+
+
+def test_sklearn_first_partial_fit_is_one_epoch_of_fit(regression):
+    """A first partial_fit trains exactly as fit with max_epochs=1."""
+    X, y = regression
+    partial = StreamingSGDRegressor().partial_fit(X, y)
+    whole = StreamingSGDRegressor(max_epochs=1).fit(X, y)
+    np.testing.assert_array_equal(partial.coef_, whole.coef_)
+    assert partial.t_ == whole.t_ == 63
+
+
+def test_sklearn_partial_fit_continues_a_fit_on_files(regression, tmp_path):
+    """partial_fit after a file fit starts from the learned weights."""
+    X, y = regression
+    path = write_parquet(tmp_path / "data.parquet", {"a": X[:, 0], "y": y})
+    model = StreamingSGDRegressor(features=["a"], target="y").fit(path)
+    learned, epochs = model.coef_.copy(), model.n_iter_
+    frame = pytest.importorskip("pandas").DataFrame({"a": X[:50, 0]})
+    model.partial_fit(frame, y[:50])
+    assert model.n_iter_ == epochs + 1
+    assert model.coef_[0] == pytest.approx(learned[0], rel=0.1)
