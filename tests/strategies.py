@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk
@@ -99,3 +100,63 @@ def csv_block_sizes() -> st.SearchStrategy[int]:
     50 bytes): pyarrow refuses a row that straddles two blocks.
     """
     return st.integers(128, 2048)
+
+
+# ---------------------------------------------------------------- statistics
+
+# the kinds of piece a column is cut into; each is a known trap for running
+# statistics: overflowing squares, underflow, a variance that must be exactly 0,
+# cancellation at a large offset, and nothing at all
+PIECE_KINDS = ("ordinary", "huge", "tiny", "constant", "offset", "empty")
+
+
+def _magnitudes(low: float, high: float) -> st.SearchStrategy[float]:
+    """Floats of either sign whose magnitude lies in [low, high]."""
+    magnitude = st.floats(low, high)
+    return st.tuples(st.sampled_from([-1.0, 1.0]), magnitude).map(
+        lambda pair: pair[0] * pair[1]
+    )
+
+
+@st.composite
+def statistics_piece(
+    draw, kind: str, n_features: int, offset: float
+) -> np.ndarray:
+    """One float64 piece of shape (n_rows, n_features) of the given kind.
+
+    `offset` is shared by the offset pieces of one draw, so that they form one
+    column of small noise riding on a large value, as a timestamp column does.
+    """
+    n_rows = 0 if kind == "empty" else draw(st.integers(1, 12))
+    shape = (n_rows, n_features)
+    if kind == "constant":
+        value = draw(st.floats(-1e12, 1e12))
+        return np.full(shape, value)
+    elements = {
+        "ordinary": st.floats(-1e6, 1e6),
+        "huge": _magnitudes(1e100, 1e150),
+        "tiny": _magnitudes(1e-100, 1e-50),
+        "offset": st.floats(-1e3, 1e3),
+        "empty": st.just(0.0),
+    }[kind]
+    values = draw(hnp.arrays(np.float64, shape, elements=elements))
+    return offset + values if kind == "offset" else values
+
+
+@st.composite
+def statistics_pieces(
+    draw, kinds=PIECE_KINDS, max_pieces: int = 6
+) -> list[np.ndarray]:
+    """1 to `max_pieces` pieces of one table (1 to 3 columns), kinds mixed.
+
+    A piece may hold NaN (a missing value) anywhere when the draw says so.
+    """
+    n_features = draw(st.integers(1, 3))
+    offset = draw(st.sampled_from([1e9, 1e12, 1e15, -1e15]))
+    chosen = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=max_pieces))
+    pieces = [draw(statistics_piece(kind, n_features, offset)) for kind in chosen]
+    if draw(st.booleans()):
+        for piece in pieces:
+            holes = draw(hnp.arrays(np.bool_, piece.shape))
+            piece[holes] = np.nan
+    return pieces

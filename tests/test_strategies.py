@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from hypothesis import find, given
+from hypothesis import Phase, find, given, settings
 
 from tests import strategies
+
+FIRST_HIT = settings(phases=[Phase.generate], database=None)
 
 
 @given(strategies.chunk_sizes())
@@ -76,3 +78,27 @@ def test_csv_block_sizes_hold_the_widest_line():
     line = sink.getvalue().to_pybytes().splitlines()[1]
     smallest = find(strategies.csv_block_sizes(), lambda size: True)
     assert len(line) + 1 < smallest
+
+
+@given(strategies.statistics_pieces())
+def test_statistics_pieces_share_one_width_and_hold_no_infinity(pieces):
+    """Pieces are float64 matrices of one width, 0 to 12 rows, never infinite."""
+    assert 1 <= len(pieces) <= 6
+    assert len({piece.shape[1] for piece in pieces}) == 1
+    for piece in pieces:
+        assert piece.dtype == np.float64 and piece.shape[0] <= 12
+        assert not np.isinf(piece).any()
+
+
+def test_statistics_pieces_reach_every_kind():
+    """Empty, constant, huge, tiny and offset pieces are all generated."""
+    def has(test):
+        # the first hit will do: shrinking it would only cost time
+        return find(strategies.statistics_pieces(), lambda pieces: any(
+            test(piece[~np.isnan(piece)]) for piece in pieces), settings=FIRST_HIT)
+
+    assert has(lambda values: values.size == 0) is not None
+    assert has(lambda values: values.size > 1 and np.ptp(values) == 0) is not None
+    assert has(lambda values: (np.abs(values) >= 1e100).any()) is not None
+    assert has(lambda values: ((np.abs(values) <= 1e-50) & (values != 0)).any())
+    assert has(lambda values: (np.abs(values) >= 1e15 - 1e3).any()) is not None
