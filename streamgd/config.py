@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -315,6 +316,12 @@ def _check_field(field: Field, value: Any) -> None:
         expected = " or ".join(kind.__name__ for kind in kinds)
         raise ConfigError(
             f"{field.path} must be {expected}, got {type(value).__name__} {value!r}"
+        )
+    # YAML reads .inf and .nan as floats; no number of a job means anything
+    # when infinite (an infinite learning rate diverged only at the first step)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"{field.path} must be a finite number, got {value!r} ({field.doc})"
         )
     if field.choices is not None and value not in field.choices:
         raise ConfigError(

@@ -76,11 +76,29 @@ def test_config_true_is_not_a_number(key):
         make_config(_job(**{section: {leaf: True}}))
 
 
-@pytest.mark.parametrize("rate", [0, -0.5, float("nan")])
+@pytest.mark.parametrize("rate", [0, -0.5])
 def test_config_learning_rate_must_be_positive(rate):
-    """A learning rate of 0, below 0 or NaN names optimizer.learning_rate."""
+    """A learning rate of 0 or below names optimizer.learning_rate."""
     with pytest.raises(ConfigError, match=r"optimizer\.learning_rate must be > 0"):
         make_config(_job(optimizer={"learning_rate": rate}))
+
+
+NUMBER_KEYS = [field.path for field in FIELDS if field.kind == (int, float)]
+
+
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan"])
+@pytest.mark.parametrize("key", NUMBER_KEYS)
+def test_config_non_finite_number_is_refused(key, text):
+    """YAML's .inf, -.inf and .nan are refused for every numeric key, named."""
+    with pytest.raises(ConfigError, match=rf"^{key} must be a finite number, got"):
+        make_config(_job(), [f"{key}={text}"])
+
+
+def test_config_infinite_learning_rate_in_yaml_file_is_refused(tmp_path):
+    """Regression: `learning_rate: .inf` in a job file was accepted."""
+    path = _write(tmp_path, JOB + "optimizer:\n  learning_rate: .inf\n")
+    with pytest.raises(ConfigError, match=r"learning_rate must be a finite number"):
+        load_config(path)
 
 
 def test_config_choice_outside_the_allowed_values_lists_them():
