@@ -50,6 +50,10 @@ def _unit_interval(value: Any) -> str | None:
     return None if 0 <= value <= 1 else "must be between 0 and 1"
 
 
+def _below_one(value: Any) -> str | None:
+    return None if 0 <= value < 1 else "must be in [0, 1)"
+
+
 def _decay_factor(value: Any) -> str | None:
     return None if 0 < value <= 1 else "must be in (0, 1]"
 
@@ -125,6 +129,23 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.method", str, "sgd", "training engine", choices=("sgd",)),
     Field("optimizer.learning_rate", NUMBER, 0.05, "initial learning rate",
           check=_positive),
+    Field("optimizer.update", str, "sgd",
+          "update rule: sgd, momentum, nesterov, adagrad, rmsprop, adam, asgd"
+          " (averaged SGD) or normalized (adaptive, scale-invariant: needs no scaler)",
+          choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam",
+                   "asgd", "normalized")),
+    Field("optimizer.momentum", NUMBER, 0.9, "momentum/nesterov: velocity decay mu",
+          check=_below_one),
+    Field("optimizer.beta1", NUMBER, 0.9, "adam: decay of the gradient average",
+          check=_below_one),
+    Field("optimizer.beta2", NUMBER, 0.999,
+          "adam, rmsprop: decay of the squared-gradient average", check=_below_one),
+    Field("optimizer.epsilon", NUMBER, 1e-8,
+          "adagrad, rmsprop, adam: added to the root of the squared gradients",
+          check=_positive),
+    Field("optimizer.average_start", int, None,
+          "asgd: updates before iterates enter the average (the model written);"
+          " default: one epoch's updates", check=_non_negative, nullable=True),
     Field("optimizer.schedule", str, "invscaling", "learning-rate schedule",
           choices=("constant", "invscaling", "epoch_decay")),
     Field("optimizer.power_t", NUMBER, 0.25,

@@ -160,3 +160,33 @@ def statistics_pieces(
             holes = draw(hnp.arrays(np.bool_, piece.shape))
             piece[holes] = np.nan
     return pieces
+
+
+@st.composite
+def gradient_runs(draw, max_features: int = 4, max_steps: int = 6) -> dict:
+    """A short optimizer run: initial weights, active mask, L1 strength, and per
+    step a weight gradient, an intercept gradient, a learning rate and an input
+    batch X (rows of features on scales from 1e-3 to 1e3, some exact zeros).
+    """
+    n_features = draw(st.integers(1, max_features))
+    n_steps = draw(st.integers(1, max_steps))
+    value = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+
+    def vector(n):
+        return np.array(draw(st.lists(value, min_size=n, max_size=n)))
+
+    active = np.array(draw(st.lists(st.booleans(), min_size=n_features,
+                                    max_size=n_features)))
+    scales = 10.0 ** np.array(draw(st.lists(st.integers(-3, 3), min_size=n_features,
+                                            max_size=n_features)))
+    steps = []
+    for _ in range(n_steps):
+        n_rows = draw(st.integers(1, 4))
+        X = vector(n_rows * n_features).reshape(n_rows, n_features) * scales
+        steps.append({
+            "weights": vector(n_features), "intercept": draw(value),
+            "learning_rate": draw(st.floats(1e-3, 1.0)), "X": X,
+        })
+    return {"weights": vector(n_features), "intercept": draw(value),
+            "active": active, "l1": draw(st.sampled_from([0.0, 0.0, 0.3])),
+            "fit_intercept": draw(st.booleans()), "steps": steps}

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import streamgd
+from streamgd.errors import DivergenceError
 from tests.helpers import (
     FLIGHT_FEATURES, FLIGHTS, flights_complete, least_squares, logistic_optimum,
 )
@@ -60,3 +61,38 @@ def test_flights_logistic_within_one_percent_of_optimum(flights_csv, tmp_path):
     result = streamgd.train(job)
     log_loss = streamgd.evaluate(result.model_path, flights_csv).metrics["log_loss"]
     assert log_loss <= 1.01 * optimum
+
+
+def _raw_flights_job(path, out, **optimizer):
+    job = _flights_job(path, out, **optimizer)
+    job["preprocess"] = {"scaler": "none"}
+    return job
+
+
+def test_flights_normalized_update_needs_no_scaler(flights_csv, tmp_path):
+    """Raw features (no scaler): the normalized update gets within 2% of least
+    squares in at most 5 epochs."""
+    data = flights_complete([*FLIGHT_FEATURES, "arr_delay"])
+    X = np.column_stack([data[name] for name in FLIGHT_FEATURES])
+    _, _, best_rmse = least_squares(X, data["arr_delay"])
+    job = _raw_flights_job(flights_csv, tmp_path, update="normalized",
+                           learning_rate=50.0, schedule="constant")
+    result = streamgd.train(job)
+    assert result.model.training["epochs"] <= 5
+    rmse = streamgd.evaluate(result.model_path, flights_csv).metrics["rmse"]
+    assert rmse <= 1.02 * best_rmse
+
+
+@pytest.mark.parametrize("learning_rate", [0.1, 0.001, 0.0001])
+def test_flights_plain_sgd_fails_without_scaler(flights_csv, tmp_path, learning_rate):
+    """Raw features: plain SGD at the textbook rates diverges or stays above 2%."""
+    data = flights_complete([*FLIGHT_FEATURES, "arr_delay"])
+    X = np.column_stack([data[name] for name in FLIGHT_FEATURES])
+    _, _, best_rmse = least_squares(X, data["arr_delay"])
+    job = _raw_flights_job(flights_csv, tmp_path, learning_rate=learning_rate)
+    try:
+        result = streamgd.train(job)
+    except DivergenceError:
+        return
+    rmse = streamgd.evaluate(result.model_path, flights_csv).metrics["rmse"]
+    assert rmse > 1.02 * best_rmse

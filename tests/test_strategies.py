@@ -102,3 +102,14 @@ def test_statistics_pieces_reach_every_kind():
     assert has(lambda values: (np.abs(values) >= 1e100).any()) is not None
     assert has(lambda values: ((np.abs(values) <= 1e-50) & (values != 0)).any())
     assert has(lambda values: (np.abs(values) >= 1e15 - 1e3).any()) is not None
+
+
+@given(strategies.gradient_runs())
+def test_gradient_runs_are_consistent_and_finite(run):
+    """Every step's arrays match the run's feature count and hold finite values."""
+    n_features = len(run["weights"])
+    assert run["active"].shape == (n_features,) and run["active"].dtype == bool
+    for step in run["steps"]:
+        assert step["weights"].shape == (n_features,)
+        assert step["X"].shape[1] == n_features and step["X"].shape[0] >= 1
+        assert np.isfinite(step["X"]).all() and 1e-3 <= step["learning_rate"] <= 1

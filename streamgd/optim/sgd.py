@@ -16,6 +16,7 @@ import numpy as np
 
 from streamgd.model.linear import BatchGradient, LinearParams
 from streamgd.model.penalties import Penalty
+from streamgd.optim.base import Hooks, step_params
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class SGDState:
 
 
 @dataclass(frozen=True)
-class SGD:
+class SGD(Hooks):
     """w <- prox(w - lr * g), b <- b - lr * g_b.
 
     Attributes:
@@ -39,7 +40,7 @@ class SGD:
     active: np.ndarray
     fit_intercept: bool = True
 
-    def init(self) -> SGDState:
+    def init(self, n_features: int | None = None) -> SGDState:
         return SGDState()
 
     def update(
@@ -49,9 +50,8 @@ class SGD:
         params: LinearParams,
         learning_rate: float,
     ) -> tuple[LinearParams, SGDState]:
-        step = np.where(self.active, learning_rate * gradient.weights, 0.0)
-        weights = self.penalty.prox(params.weights - step, learning_rate)
-        intercept = params.intercept
-        if self.fit_intercept:
-            intercept -= learning_rate * gradient.intercept
-        return LinearParams(weights, intercept), SGDState(state.update_count + 1)
+        step = learning_rate * gradient.weights
+        new = step_params(
+            params, step, learning_rate * gradient.intercept, learning_rate, self
+        )
+        return new, SGDState(state.update_count + 1)

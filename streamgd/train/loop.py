@@ -22,7 +22,7 @@ from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
-from streamgd.optim import SGD, Schedule, SGDState
+from streamgd.optim import Schedule, make_optimizer
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
@@ -102,8 +102,9 @@ class Engine:
         penalty = Penalty.of(
             config["model.penalty"], config["model.alpha"], config["model.l1_ratio"]
         )
-        self.optimizer = SGD(
-            penalty, ~prepared.stats.constant, config["model.fit_intercept"]
+        updates_per_epoch = -(-prepared.n_rows // config["optimizer.batch_size"])
+        self.optimizer = make_optimizer(
+            config, penalty, ~prepared.stats.constant, updates_per_epoch
         )
         self.schedule = Schedule(
             config["optimizer.schedule"], config["optimizer.learning_rate"],
@@ -111,7 +112,7 @@ class Engine:
         )
         self.rng = np.random.default_rng(config["seed"])
         self.params = self._initial_params()
-        self.opt_state: SGDState = self.optimizer.init()
+        self.opt_state = self.optimizer.init(len(config["data.features"]))
         self.position = EpochPosition()
         self.monitor = Monitor()
 
@@ -151,7 +152,10 @@ class Engine:
             self.position.epoch < self.config["optimizer.max_epochs"]
             and self.monitor.stop_reason != "converged"
         ):
-            self._run_epoch(source, cost_log)
+            # a diverging run overflows; the explicit checks turn that into a
+            # DivergenceError naming the rate, so numpy need not warn as well
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._run_epoch(source, cost_log)
             record = cost_log.end_epoch(self.epoch, self._learning_rate())
             self.monitor = self._judge_epoch(record["cost_epoch"])
             self.position = EpochPosition(self.position.epoch + 1)
@@ -224,6 +228,10 @@ class Engine:
         for start in range(0, block.n_rows, batch_size):
             stop = start + batch_size
             sample_weight = None if block.weight is None else block.weight[start:stop]
+            if self.optimizer.observes_inputs:
+                self.params, self.opt_state = self.optimizer.observe(
+                    block.X[start:stop], sample_weight, self.opt_state, self.params
+                )
             gradient = batch_gradient(
                 block.X[start:stop], block.y[start:stop], sample_weight,
                 self.params, self.loss, self.optimizer.penalty,
@@ -280,8 +288,9 @@ class Engine:
         }
         return TrainedModel(
             kind=config["model.type"], features=list(config["data.features"]),
-            target=config["data.target"], params=self.params, scaler=prepared.scaler,
-            stats=prepared.stats, labels=decoder.labels, missing=config["data.missing"],
-            impute_values=decoder.impute_values, training=training,
+            target=config["data.target"],
+            params=self.optimizer.model_params(self.params, self.opt_state),
+            scaler=prepared.scaler, stats=prepared.stats, labels=decoder.labels,
+            missing=config["data.missing"], impute_values=decoder.impute_values, training=training,
             config=config.as_dict(),
         )
