@@ -202,7 +202,10 @@ class _StreamingSGD(BaseEstimator):
         plan = ColumnPlan((*names, *([weight] if weight else [])), target, True)
         decoder = Decoder(names, plan, weight, "error")
         constant = [name for name, flag in zip(names, stats.constant) if flag]
-        prepared = Prepared(decoder, stats, scaler, X.shape[0], 0, constant)
+        mean_weight = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        prepared = Prepared(
+            decoder, stats, scaler, X.shape[0], 0, constant, mean_weight
+        )
 
         # the engine, continued from the previous call's state
         started = time.perf_counter()

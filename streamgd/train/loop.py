@@ -240,8 +240,9 @@ class Engine:
             if gradient.total_weight == 0.0:
                 continue
             rate = self.schedule(self.opt_state.update_count + 1, self.epoch)
+            share = self._weight_share(gradient.total_weight, len(block.y[start:stop]))
             self.params, self.opt_state = self.optimizer.update(
-                gradient, self.opt_state, self.params, rate
+                gradient, self.opt_state, self.params, rate * share
             )
             costs[done], weights[done] = gradient.cost, gradient.total_weight
             rows[done], rates[done] = min(stop, block.n_rows) - start, rate
@@ -251,6 +252,16 @@ class Engine:
         cost_log.extend(self.epoch, costs[:done], weights[:done], rows[:done],
                         rates[:done])
         self._check_explosion(cost_log)
+
+    def _weight_share(self, total_weight: float, n_rows: int) -> float:
+        """The batch's weight over that of an average batch of `n_rows` rows.
+
+        The gradient is a weighted mean, in which the weights' size cancels: at
+        batch size 1 every row stepped alike and the weights were ignored.
+        Scaled by this share, the expected step is the gradient of the weighted
+        mean cost over the whole data. Exactly 1.0 without sample weights.
+        """
+        return total_weight / (n_rows * self.prepared.mean_weight)
 
     def _check_explosion(self, cost_log: CostLog) -> None:
         if not np.isfinite(self.params.weights).all():

@@ -35,6 +35,9 @@ class Prepared:
         scaler: the job's scaler fitted to `stats`.
         n_rows: rows kept for training; n_dropped: rows dropped (missing values).
         constant: names of constant feature columns (weights held at 0).
+        mean_weight: mean sample weight of the rows kept; 1.0 when unweighted.
+            The engine scales each step by its batch's weight over that of an
+            average batch, so that sample weights count at any batch size.
     """
 
     decoder: Decoder
@@ -43,6 +46,7 @@ class Prepared:
     n_rows: int
     n_dropped: int
     constant: list[str]
+    mean_weight: float = 1.0
 
 
 def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
@@ -68,12 +72,15 @@ def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
     needs_classes = config["model.type"] == "logistic" and not plan.target_numeric
     stats, classes = RunningStats.empty(len(features)), set()
     n_rows = n_dropped = 0
+    mean_weight = 1.0
     for ref in source.chunks:
         table = source.read(ref)
         if needs_classes:
             collect_classes(table.column(plan.target), plan.target, classes, ref)
         chunk = decoder.decode(table, ref, with_target=False)
         stats = _update(stats, chunk, ref, features)
+        if chunk.weight is not None and chunk.n_rows:
+            mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
 
     if needs_classes:
@@ -93,7 +100,26 @@ def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
     if n_dropped:
         log.info("dropped %d rows with missing values", n_dropped)
     scaler = Scaler.fit(config["preprocess.scaler"], stats)
-    return Prepared(decoder, stats, scaler, n_rows, n_dropped, constant)
+    return Prepared(
+        decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight
+    )
+
+
+def _running_mean(
+    mean: float, n_before: int, chunk: Chunk, ref: ChunkRef, config: Config
+) -> float:
+    """The mean sample weight once `chunk` is added to `n_before` earlier rows."""
+    with np.errstate(over="ignore"):
+        chunk_mean = float(np.mean(chunk.weight))
+    if not np.isfinite(chunk_mean):
+        raise NonFiniteValueError(
+            "sample weights so large that their mean overflows float64;"
+            " divide the weight column by a power of ten",
+            file=ref.file, column=config["data.weight"],
+        )
+    if n_before == 0:
+        return chunk_mean
+    return mean + (chunk_mean - mean) * (chunk.n_rows / (n_before + chunk.n_rows))
 
 
 def _update(

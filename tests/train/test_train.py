@@ -165,3 +165,30 @@ def test_train_zero_weight_rows_are_ignored(tmp_path):
     weights, intercept = result.model.original_coefficients()
     assert weights[0] == pytest.approx(2.0, abs=0.01)
     assert intercept == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_train_sample_weights_count_at_small_batch_sizes(tmp_path, batch_size):
+    """Weights 10 and 1 on the two arms of a V move the fit to the weighted one.
+
+    Regression: each batch's gradient is a weighted mean, in which the weights'
+    size cancels, so at batch size 1 the weights were ignored (slope -0.02, the
+    unweighted fit, instead of 1.2). The step now scales with the batch's weight.
+    """
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, 400)
+    weight = np.where(x > 0, 10.0, 1.0)
+    y = 3 * np.abs(x) + rng.normal(0, 0.01, 400)
+    write_parquet(tmp_path / "v.parquet", {"x": x, "y": y, "w": weight})
+    result = streamgd.train(_job(
+        [tmp_path / "v.parquet"], ["x"], out=tmp_path / "out", data__weight="w",
+        preprocess__scaler="none", optimizer__batch_size=batch_size,
+        optimizer__max_epochs=40, optimizer__tol=0.0,
+        optimizer__learning_rate=0.01, optimizer__schedule="constant"))
+    (slope,), intercept = result.model.original_coefficients()
+
+    A = np.c_[x, np.ones_like(x)] * np.sqrt(weight)[:, None]
+    expected, *_ = np.linalg.lstsq(A, y * np.sqrt(weight), rcond=None)
+    unweighted, _, _ = least_squares(x[:, None], y)
+    assert abs(slope - expected[0]) < 0.1 < abs(slope - unweighted[0])
+    assert intercept == pytest.approx(expected[1], abs=0.1)
