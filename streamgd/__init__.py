@@ -13,14 +13,15 @@ from typing import Any
 
 from streamgd.config import Config, load_config, make_config, parse_override
 from streamgd.errors import (
-    ConfigError, DataError, DivergenceError, ModelFileError, StreamgdError,
+    CheckpointError, ConfigError, DataError, DivergenceError, ModelFileError,
+    StreamgdError, TrainingInterrupted,
 )
 from streamgd.model.saved import TrainedModel, load_model
 from streamgd.train import TrainResult
 from streamgd.train.costlog import Progress
 
 __all__ = [
-    "Config", "ConfigError", "DataError", "DivergenceError", "ModelFileError",
+    "CheckpointError", "TrainingInterrupted", "Config", "ConfigError", "DataError", "DivergenceError", "ModelFileError",
     "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
     "load_model", "make_config", "predict", "train",
 ]
@@ -40,6 +41,8 @@ def train(
     job: Config | dict[str, Any] | str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     progress: Progress | None = None,
+    resume: bool = False,
+    stop: Any = None,
 ) -> TrainResult:
     """Train the model a job describes and write it with its cost log.
 
@@ -48,10 +51,14 @@ def train(
             or None for the embedded default job (flights arrival delay).
         overrides: `key.sub=value` strings applied on top of the job.
         progress: receives every cost-log record (for a progress display).
+        resume: continue from the job's checkpoint when there is one; the
+            result is bitwise the model of an uninterrupted run.
+        stop: a `train.signals.StopRequest`; when a signal sets it, the run
+            writes a checkpoint and raises TrainingInterrupted.
     """
     from streamgd.train import train as run
 
-    return run(_as_config(job, overrides), progress)
+    return run(_as_config(job, overrides), progress, resume=resume, stop=stop)
 
 
 def _model(model: TrainedModel | str | Path) -> TrainedModel:

@@ -41,3 +41,68 @@ def write_atomic(path: str | Path, text: str) -> None:
     """Replace `path` with `text` atomically."""
     with atomic_open(path) as stream:
         stream.write(text)
+
+
+class AppendFile:
+    """A file grown by appends under a hidden name, renamed into place when complete.
+
+    A log that a run appends to cannot be written whole at the end without holding
+    it in memory, nor to its final name without clobbering the previous run's
+    complete version. It grows as `.NAME.partial` beside `path` instead; `sync()`
+    makes what was written durable and returns the byte length (a checkpoint keeps
+    it), `commit()` renames it over `path`. A resumed run opens the partial file
+    at that length again, cutting off whatever followed, a half-written line
+    included, so the file holds each record once.
+
+    Args:
+        path: the final name.
+        resume_at: byte length to continue from, or None to start empty.
+
+    Raises:
+        FileNotFoundError: resuming, but the partial file is gone.
+        ValueError: resuming, but the partial file is shorter than `resume_at`.
+    """
+
+    def __init__(self, path: str | Path, resume_at: int | None = None) -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(f".{self.path.name}.partial")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._committed = False
+        if resume_at is None:
+            self._stream = open(self.partial, "wb")
+            return
+        size = self.partial.stat().st_size
+        if size < resume_at:
+            raise ValueError(
+                f"{self.partial} holds {size} bytes, fewer than the {resume_at}"
+                " its checkpoint recorded"
+            )
+        with open(self.partial, "r+b") as stream:
+            stream.truncate(resume_at)
+        self._stream = open(self.partial, "ab")
+
+    def write(self, text: str) -> None:
+        self._stream.write(text.encode("utf-8"))
+
+    def sync(self) -> int:
+        """Flush and fsync; the byte length of what is now durable."""
+        self._stream.flush()
+        os.fsync(self._stream.fileno())
+        return self._stream.tell()
+
+    def commit(self) -> None:
+        """Make the file complete: synced, closed and renamed to `path`."""
+        if self._committed:
+            return
+        if not self._stream.closed:
+            self.sync()
+            self._stream.close()
+        os.replace(self.partial, self.path)
+        self._committed = True
+
+    def close(self) -> None:
+        """Close without renaming: the partial file stays for a resumed run."""
+        if not self._stream.closed:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+            self._stream.close()

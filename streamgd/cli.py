@@ -2,7 +2,8 @@
 
 Only this module decides what reaches the terminal. Exit status: 0 on success,
 1 for bad input or divergence (one line naming the problem, no traceback),
-2 for a usage error.
+2 for a usage error, 128 + the signal's number (130, 143) when SIGINT or SIGTERM
+stopped training after a checkpoint (the message says how to resume).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import streamgd
 from streamgd.config import FIELDS
-from streamgd.errors import StreamgdError
+from streamgd.errors import StreamgdError, TrainingInterrupted
+from streamgd.train.signals import stop_on_signals
 
 
 class TerminalProgress:
@@ -45,7 +47,9 @@ class TerminalProgress:
 
 def _train(args: argparse.Namespace) -> int:
     progress = None if args.quiet else TerminalProgress()
-    result = streamgd.train(args.job, args.set, progress=progress)
+    with stop_on_signals() as stop:
+        result = streamgd.train(args.job, args.set, progress=progress,
+                                resume=args.resume, stop=stop)
     model = result.model
     training = model.training
     weights, intercept = model.original_coefficients()
@@ -109,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a job key, e.g. --set optimizer.batch_size=1")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the job's checkpoint, if there is one")
     train.set_defaults(run=_train)
 
     predict = commands.add_parser("predict", help="stream predictions to a file")
@@ -137,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="streamgd: %(levelname)s: %(message)s")
     try:
         return args.run(args)
+    except TrainingInterrupted as error:
+        # 128 + signal number, the shell's convention for a run a signal ended
+        print(f"streamgd: {error}", file=sys.stderr)
+        return 128 + error.signal_number
     except StreamgdError as error:
         print(f"streamgd: error: {error}", file=sys.stderr)
         return 1

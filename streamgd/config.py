@@ -178,6 +178,18 @@ FIELDS: tuple[Field, ...] = (
           "cost log file name, inside output.dir"),
     Field("output.log_every", int, 100, "updates between cost-log records",
           check=_positive),
+    # checkpoints: at each epoch's end, and every N updates or T seconds
+    Field("checkpoint.enabled", bool, True,
+          "write checkpoints, so `train --resume` can continue an interrupted run"),
+    Field("checkpoint.every_updates", int, None,
+          "also checkpoint after this many updates (at the next chunk's end)",
+          check=_positive, nullable=True),
+    Field("checkpoint.every_seconds", NUMBER, 300,
+          "also checkpoint after this many seconds (at the next chunk's end)",
+          check=_positive, nullable=True),
+    Field("checkpoint.path", str, None,
+          "checkpoint file (default: checkpoint.npz inside output.dir)",
+          nullable=True),
 )
 FIELD_BY_PATH = {field.path: field for field in FIELDS}
 SECTIONS = {path.rsplit(".", 1)[0] for path in FIELD_BY_PATH if "." in path}
@@ -390,6 +402,8 @@ def _resolve_paths(tree: dict[str, Any], data_dir: Path, output_dir: Path) -> No
     if data["cache_dir"] is not None:
         data["cache_dir"] = _absolute(data["cache_dir"], output_dir)
     tree["output"]["dir"] = _absolute(tree["output"]["dir"], output_dir)
+    if tree["checkpoint"]["path"] is not None:
+        tree["checkpoint"]["path"] = _absolute(tree["checkpoint"]["path"], output_dir)
 
 
 def _absolute(path: str, base: Path) -> str:

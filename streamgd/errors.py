@@ -7,7 +7,10 @@
     │   ├── MissingValueError   a missing value under `data.missing: error`
     │   └── NonFiniteValueError NaN, +-inf, or a value whose statistics overflow
     ├── DivergenceError         the cost or the weights blew up during training
-    └── ModelFileError          a model file cannot be read
+    ├── ModelFileError          a model file cannot be read
+    ├── CheckpointError         a checkpoint cannot be read, or does not match the
+    │                           job's input files or config (resume refused)
+    └── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
 
 Data errors carry the file, the column and, where the reader knows it, the 0-based
 row inside the file and the 1-based physical line of a CSV file (header = line 1).
@@ -83,3 +86,21 @@ class DivergenceError(StreamgdError, ArithmeticError):
 
 class ModelFileError(StreamgdError, ValueError):
     """A model file is missing, truncated, or of another format."""
+
+
+class CheckpointError(StreamgdError, ValueError):
+    """A checkpoint is unreadable, or belongs to other input files or another job."""
+
+
+class TrainingInterrupted(StreamgdError):
+    """Training stopped on a signal; the message says how to resume.
+
+    Attributes:
+        signal_number: the signal received (signal.SIGINT, signal.SIGTERM).
+        checkpoint: the checkpoint written before stopping, or None.
+    """
+
+    def __init__(self, message: str, signal_number: int, checkpoint=None) -> None:
+        self.signal_number = signal_number
+        self.checkpoint = checkpoint
+        super().__init__(message)

@@ -11,20 +11,27 @@ and at each epoch's end, one JSON record is written:
 
 `cost_epoch` is the running average over the epoch so far (over the whole epoch in
 an "epoch" record). Windows shorter than their length at the start of a run average
-what there is. The file is written under a temporary name and renamed on close.
+what there is.
+
+The file grows under a hidden partial name and is renamed into place when the run
+completes (`atomic.AppendFile`), so the previous run's log stays whole until then.
+`state()` gives what a checkpoint needs to continue the log exactly: the counters,
+the windows' tails, the epoch sums and the byte length written so far; a resumed
+log cuts the file back to that length, so no record is lost or written twice.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
-from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from streamgd.atomic import atomic_open
+from streamgd.atomic import AppendFile
 
 WINDOWS = (10, 100, 1000)
 
@@ -35,6 +42,30 @@ class Progress(Protocol):
     def record(self, record: dict[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class CostLogState:
+    """Where a cost log stands; what a checkpoint stores to continue it.
+
+    Attributes:
+        update_count: updates logged; rows_seen: rows in them.
+        tail_cost, tail_weight: float64 arrays of shape (<= 999,), the last
+            updates' costs and total weights (what the windows still need).
+        epoch_sums: float64 array of shape (2,), the epoch's weighted cost sum
+            and weight sum so far.
+        elapsed: seconds of training so far, over every resumed part.
+        n_records: records written; n_bytes: length of the file holding them.
+    """
+
+    update_count: int
+    rows_seen: int
+    tail_cost: np.ndarray
+    tail_weight: np.ndarray
+    epoch_sums: np.ndarray
+    elapsed: float
+    n_records: int
+    n_bytes: int
+
+
 class CostLog:
     """Averages update costs and writes the records.
 
@@ -42,11 +73,18 @@ class CostLog:
         path: the JSON-lines file, or None to keep records in memory only.
         log_every: updates between "update" records.
         progress: told of every record (the library itself prints nothing).
+        resume: a checkpoint's `state()` to continue from; the records already
+            written are read back from the file into `records`.
     """
 
     def __init__(
-        self, path: str | Path | None, log_every: int, progress: Progress | None = None
+        self,
+        path: str | Path | None,
+        log_every: int,
+        progress: Progress | None = None,
+        resume: CostLogState | None = None,
     ) -> None:
+        self.path = None if path is None else Path(path)
         self.log_every = log_every
         self.progress = progress
         self.records: list[dict[str, Any]] = []
@@ -56,11 +94,36 @@ class CostLog:
         self._tail_cost = np.empty(0)
         self._tail_weight = np.empty(0)
         self._epoch_sums = np.zeros(2)
-        self._file: AbstractContextManager | None = None
-        self._stream = None
-        if path is not None:
-            self._file = atomic_open(path)
-            self._stream = self._file.__enter__()
+        self._file: AppendFile | None = None
+        if resume is not None:
+            self._continue(path, resume)
+        elif path is not None:
+            self._file = AppendFile(path)
+
+    def _continue(self, path: str | Path | None, state: CostLogState) -> None:
+        self.update_count, self.rows_seen = state.update_count, state.rows_seen
+        self._tail_cost, self._tail_weight = state.tail_cost, state.tail_weight
+        self._epoch_sums = state.epoch_sums
+        self._started = time.perf_counter() - state.elapsed
+        if path is None:
+            return
+        self._file = AppendFile(path, resume_at=state.n_bytes)
+        with open(self._file.partial, encoding="utf-8") as stream:
+            self.records = [_read_record(line) for line in stream]
+        if len(self.records) != state.n_records:
+            raise ValueError(
+                f"{self._file.partial} holds {len(self.records)} records where its"
+                f" checkpoint counted {state.n_records}"
+            )
+
+    def state(self) -> CostLogState:
+        """The log's state, the file synced to disk first."""
+        n_bytes = 0 if self._file is None else self._file.sync()
+        return CostLogState(
+            self.update_count, self.rows_seen, self._tail_cost, self._tail_weight,
+            self._epoch_sums, time.perf_counter() - self._started,
+            len(self.records), n_bytes,
+        )
 
     def extend(
         self,
@@ -128,24 +191,33 @@ class CostLog:
     def _write(self, record: dict[str, Any]) -> None:
         record["elapsed"] = round(time.perf_counter() - self._started, 6)
         self.records.append(record)
-        if self._stream is not None:
+        if self._file is not None:
             # strict JSON: no NaN token; an empty window is null
             line = {key: None if value != value else value
                     for key, value in record.items()}
-            self._stream.write(json.dumps(line) + "\n")
+            self._file.write(json.dumps(line) + "\n")
         if self.progress is not None:
             self.progress.record(record)
 
-    def close(self, keep: bool = True) -> None:
-        """Finish the file: renamed into place, or discarded with `keep=False`."""
-        if self._file is None:
-            return
-        file, self._file = self._file, None
-        if keep:
-            file.__exit__(None, None, None)
-        else:
-            file.__exit__(RuntimeError, RuntimeError("discarded"), None)
+    def commit(self) -> None:
+        """The run is over: the file is renamed into place, whole."""
+        if self._file is not None:
+            self._file.commit()
+
+    def close(self) -> None:
+        """Close, leaving the partial file for a resumed run to continue."""
+        if self._file is not None:
+            self._file.close()
 
 
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator > 0 else float("nan")
+
+
+def _read_record(line: str) -> dict[str, Any]:
+    # null stands for NaN in the file (strict JSON); in memory it is NaN again
+    record = json.loads(line)
+    return {
+        key: math.nan if value is None and key.startswith("cost_") else value
+        for key, value in record.items()
+    }

@@ -9,6 +9,7 @@ Memory is bounded by one chunk plus the shuffle buffer, whatever the data size.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any, Callable
 import numpy as np
 
 from streamgd.config import Config
-from streamgd.errors import DivergenceError
+from streamgd.checkpoint import Checkpoint
+from streamgd.errors import ConfigError, DivergenceError
 from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -27,7 +29,9 @@ from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
 from streamgd.train.costlog import CostLog, Progress
-from streamgd.train.prepare import Prepared, prepare
+from streamgd.train.checkpoints import Checkpointer, load_for_resume
+from streamgd.train.prepare import Prepared, PreparedSummary, prepare
+from streamgd.train.signals import StopRequest
 from streamgd.train.state import EpochPosition, Monitor, TrainState
 
 log = logging.getLogger(__name__)
@@ -43,34 +47,99 @@ class TrainResult:
     records: list[dict[str, Any]] = field(repr=False, default_factory=list)
 
 
-def train(config: Config, progress: Progress | None = None) -> TrainResult:
+def train(
+    config: Config,
+    progress: Progress | None = None,
+    resume: bool = False,
+    stop: StopRequest | None = None,
+) -> TrainResult:
     """Run a job: statistics pass, SGD epochs, model and cost log written.
+
+    Args:
+        config: the job.
+        progress: receives every cost-log record.
+        resume: continue from the job's checkpoint, if there is one (then the
+            statistics pass is skipped: the checkpoint holds its results).
+        stop: set by a signal handler (see `train.signals`); the run then
+            checkpoints and raises TrainingInterrupted.
 
     Raises:
         DataError: bad input (nothing is written).
-        DivergenceError: the cost blew up (no model is written).
+        CheckpointError: resume refused (other input files or job).
+        DivergenceError: the cost blew up (no model is written; the run's
+            checkpoint is removed).
+        TrainingInterrupted: stopped by `stop`, after writing a checkpoint.
     """
     started = time.perf_counter()
     output = Path(config["output.dir"])
-    model_path = output / config["output.model"]
-    cost_log_path = output / config["output.cost_log"]
+    stored = load_for_resume(config) if resume else None
+    check_writable(output)
     plan = column_plan(config)
     source = open_source(config, plan)
     try:
-        prepared = prepare(config, source, plan)
-        output.mkdir(parents=True, exist_ok=True)
-        cost_log = CostLog(cost_log_path, config["output.log_every"], progress)
-        try:
-            engine = Engine(config, prepared)
-            engine.fit(source, cost_log)
-        finally:
-            cost_log.close()
+        prepared = (stored.prepared.restore(config, plan) if stored
+                    else prepare(config, source, plan))
+        engine, cost_log = _fit(config, prepared, source, stored, progress, stop)
     finally:
         source.close()
 
     model = engine.model(config, prepared, time.perf_counter() - started)
+    model_path = output / config["output.model"]
     model.save(model_path)
-    return TrainResult(model, model_path, cost_log_path, cost_log.records)
+    engine.on_boundary.remove()
+    cost_log.commit()
+    return TrainResult(model, model_path, cost_log.path, cost_log.records)
+
+
+def _fit(
+    config: Config,
+    prepared: Prepared,
+    source: Source,
+    stored: Checkpoint | None,
+    progress: Progress | None,
+    stop: StopRequest | None,
+) -> tuple[Engine, CostLog]:
+    """The engine trained to its end, from the checkpoint `stored` if given."""
+    cost_log = CostLog(
+        Path(config["output.dir"]) / config["output.cost_log"],
+        config["output.log_every"], progress,
+        resume=stored.cost_log if stored else None,
+    )
+    checkpointer = Checkpointer(config, cost_log, PreparedSummary.of(prepared), stop)
+    engine = Engine(config, prepared, on_boundary=checkpointer)
+    if stored is not None:
+        engine.restore(stored.state)
+    if stop is not None:
+        stop.armed = True
+    try:
+        engine.fit(source, cost_log)
+    except DivergenceError:
+        # resuming would diverge again: keep the log to read, drop the checkpoint
+        checkpointer.remove()
+        cost_log.commit()
+        raise
+    finally:
+        if stop is not None:
+            stop.armed = False
+        cost_log.close()
+    return engine, cost_log
+
+
+def check_writable(folder: Path) -> None:
+    """Create `folder` if needed and check a file can be written in it.
+
+    Raises:
+        ConfigError: it cannot be created or written to (before any data is read).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"output.dir {folder} is not writable ({error.strerror or error});"
+            " choose another folder with output.dir or fix its permissions"
+        ) from None
 
 
 class Engine:

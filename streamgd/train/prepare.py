@@ -49,6 +49,40 @@ class Prepared:
     mean_weight: float = 1.0
 
 
+@dataclass(frozen=True)
+class PreparedSummary:
+    """What a checkpoint keeps of the statistics pass, so a resume skips it.
+
+    Attributes:
+        stats: running statistics of the features over the rows kept.
+        labels: the label mapping of a logistic model, or None.
+        impute_values: float64 (n_features,) fill values under impute, or None.
+        n_rows, n_dropped: rows kept and dropped.
+        constant: names of the constant feature columns.
+    """
+
+    stats: RunningStats
+    labels: LabelMap | None
+    impute_values: np.ndarray | None
+    n_rows: int
+    n_dropped: int
+    constant: tuple[str, ...]
+
+    @classmethod
+    def of(cls, prepared: Prepared) -> PreparedSummary:
+        decoder = prepared.decoder
+        return cls(prepared.stats, decoder.labels, decoder.impute_values,
+                   prepared.n_rows, prepared.n_dropped, tuple(prepared.constant))
+
+    def restore(self, config: Config, plan: ColumnPlan) -> Prepared:
+        """The `Prepared` of the pass this summary was taken from."""
+        decoder = decoder_for(config, plan)
+        decoder.labels, decoder.impute_values = self.labels, self.impute_values
+        scaler = Scaler.fit(config["preprocess.scaler"], self.stats)
+        return Prepared(decoder, self.stats, scaler, self.n_rows, self.n_dropped,
+                        list(self.constant))
+
+
 def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
     """A decoder with the job's policies; labels still unknown unless thresholded."""
     labels = None

@@ -47,7 +47,7 @@ def test_costlog_epoch_record_restarts_the_epoch_average(tmp_path):
     first = log.end_epoch(0, 0.1)
     log.extend(1, np.array([1.0]), np.array([2.0]), np.ones(1), np.ones(1))
     second = log.end_epoch(1, 0.1)
-    log.close()
+    log.commit()
     assert first["cost_epoch"] == pytest.approx((4 + 6) / 4)
     assert second["cost_epoch"] == pytest.approx(1.0)
     assert second["cost_10"] == pytest.approx((4 + 6 + 2) / 6)
@@ -55,9 +55,49 @@ def test_costlog_epoch_record_restarts_the_epoch_average(tmp_path):
     assert [line["kind"] for line in lines] == ["epoch", "epoch"]
 
 
-def test_costlog_discarded_leaves_no_file(tmp_path):
-    """Closing with keep=False leaves neither the log nor a temporary file."""
-    log = CostLog(tmp_path / "costs.jsonl", log_every=1)
+def test_costlog_uncommitted_leaves_the_previous_log_whole(tmp_path):
+    """Until commit, records grow in a hidden partial file; the previous complete
+    log keeps its place."""
+    path = tmp_path / "costs.jsonl"
+    path.write_text("previous run\n")
+    log = CostLog(path, log_every=1)
     log.extend(0, np.array([1.0]), np.array([1.0]), np.ones(1), np.ones(1))
-    log.close(keep=False)
-    assert list(tmp_path.iterdir()) == []
+    log.close()
+    assert path.read_text() == "previous run\n"
+    partial = tmp_path / ".costs.jsonl.partial"
+    assert json.loads(partial.read_text())["update"] == 1
+
+
+def _grow(log, epoch, costs):
+    n = len(costs)
+    log.extend(epoch, np.asarray(costs, float), np.ones(n), np.ones(n), np.ones(n))
+
+
+def test_costlog_resumed_drops_records_after_the_state_and_a_half_line(tmp_path):
+    """A log resumed from a state cuts what followed it (a half-written line
+    included) and continues into the same records as an uninterrupted log."""
+    whole = CostLog(tmp_path / "whole.jsonl", log_every=2)
+    _grow(whole, 0, [5.0, 4.0, 3.0])
+    _grow(whole, 0, [2.0, 1.5, 1.0, 0.5])
+    whole.end_epoch(0, 0.1)
+    whole.commit()
+
+    path = tmp_path / "costs.jsonl"
+    crashed = CostLog(path, log_every=2)
+    _grow(crashed, 0, [5.0, 4.0, 3.0])
+    state = crashed.state()
+    _grow(crashed, 0, [2.0, 1.5])
+    crashed._file.write('{"kind": "upd')  # the crash cut this record short
+    crashed.close()
+
+    resumed = CostLog(path, log_every=2, resume=state)
+    _grow(resumed, 0, [2.0, 1.5, 1.0, 0.5])
+    resumed.end_epoch(0, 0.1)
+    resumed.commit()
+
+    def without_time(file):
+        lines = [json.loads(line) for line in file.read_text().splitlines()]
+        return [{k: v for k, v in line.items() if k != "elapsed"} for line in lines]
+
+    assert without_time(path) == without_time(tmp_path / "whole.jsonl")
+    assert [r["update"] for r in resumed.records] == [2, 4, 6, 7]

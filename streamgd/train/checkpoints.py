@@ -1,0 +1,133 @@
+"""When to checkpoint during a run, and how a run resumes from one.
+
+A checkpoint is written at each epoch's end, and at the first chunk boundary
+after `checkpoint.every_updates` updates or `checkpoint.every_seconds` seconds
+since the last one; on a stop request (SIGINT, SIGTERM) one is written and the
+run stops. Checkpoints are only taken at chunk boundaries, where the engine's
+state is consistent, so the interval is met to within one chunk.
+
+Resuming reads the checkpoint before any data: a job or input files that differ
+from the checkpoint's are refused with the list of what changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+
+from streamgd.checkpoint import (
+    Checkpoint, differences, fingerprint, load_checkpoint, save_checkpoint,
+)
+from streamgd.config import Config
+from streamgd.errors import CheckpointError, TrainingInterrupted
+from streamgd.train.costlog import CostLog
+from streamgd.train.prepare import PreparedSummary
+from streamgd.train.signals import StopRequest
+
+log = logging.getLogger(__name__)
+
+RESUME_HINT = "run the same command with --resume to continue"
+
+
+def checkpoint_path(config: Config) -> Path:
+    """The job's checkpoint file (default: checkpoint.npz inside output.dir)."""
+    configured = config["checkpoint.path"]
+    if configured is not None:
+        return Path(configured)
+    return Path(config["output.dir"]) / "checkpoint.npz"
+
+
+def load_for_resume(config: Config) -> Checkpoint | None:
+    """The job's checkpoint, checked against the job; None when there is none.
+
+    Raises:
+        CheckpointError: unreadable, or made from other input files or another
+            job (the message lists every difference).
+    """
+    path = checkpoint_path(config)
+    if not path.exists():
+        log.warning("no checkpoint at %s: training from the start", path)
+        return None
+    checkpoint = load_checkpoint(path)
+    changed = differences(checkpoint.fingerprint, fingerprint(config))
+    if changed:
+        raise CheckpointError(
+            f"cannot resume from {path}: " + "; ".join(changed)
+            + ". Restore the original files and job, or train without --resume"
+            " to start over."
+        )
+    log.info("resuming from %s", path)
+    return checkpoint
+
+
+class Checkpointer:
+    """The engine's boundary hook: writes checkpoints when due, obeys stop requests.
+
+    Args:
+        config: the job (its `checkpoint` section decides when and where).
+        cost_log: the run's cost log, synced and recorded with each checkpoint.
+        prepared: the statistics pass's results, stored in each checkpoint.
+        stop: the stop request a signal sets, or None.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        cost_log: CostLog,
+        prepared: PreparedSummary,
+        stop: StopRequest | None = None,
+    ) -> None:
+        self.enabled = config["checkpoint.enabled"]
+        self.path = checkpoint_path(config)
+        self.every_updates = config["checkpoint.every_updates"]
+        self.every_seconds = config["checkpoint.every_seconds"]
+        self.cost_log = cost_log
+        self.prepared = prepared
+        self.stop = stop
+        self.fingerprint = fingerprint(config) if self.enabled else {}
+        self.written = False
+        self._last_update = 0
+        self._last_time = time.monotonic()
+
+    def __call__(self, engine, at_epoch_end: bool) -> None:
+        stopping = self.stop is not None and self.stop.requested
+        if self.enabled and (at_epoch_end or stopping or self._due(engine)):
+            self.save(engine)
+        if stopping:
+            raise self._interrupted(engine)
+
+    def _due(self, engine) -> bool:
+        updates = engine.opt_state.update_count - self._last_update
+        if self.every_updates is not None and updates >= self.every_updates:
+            return True
+        seconds = time.monotonic() - self._last_time
+        return self.every_seconds is not None and seconds >= self.every_seconds
+
+    def save(self, engine) -> None:
+        """Write the engine's state (and the cost log's) as the checkpoint."""
+        checkpoint = Checkpoint(engine.snapshot(), self.cost_log.state(),
+                                self.prepared, self.fingerprint)
+        save_checkpoint(self.path, checkpoint)
+        self.written = True
+        self._last_update = engine.opt_state.update_count
+        self._last_time = time.monotonic()
+        log.debug("checkpoint after %d updates: %s", self._last_update, self.path)
+
+    def remove(self) -> None:
+        """Delete this job's checkpoint (the run is finished, or diverged)."""
+        if self.enabled:
+            self.path.unlink(missing_ok=True)
+
+    def _interrupted(self, engine) -> TrainingInterrupted:
+        number = self.stop.signal_number
+        name = signal.Signals(number).name
+        where = (f"epoch {engine.epoch}, after {engine.opt_state.update_count}"
+                 " updates")
+        if not self.enabled:
+            message = (f"stopped by {name} in {where}; checkpoints are off"
+                       " (checkpoint.enabled: false), so the run cannot be resumed")
+            return TrainingInterrupted(message, number)
+        message = f"stopped by {name} in {where}; checkpoint {self.path}: {RESUME_HINT}"
+        return TrainingInterrupted(message, number, self.path)

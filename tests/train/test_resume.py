@@ -1,0 +1,174 @@
+"""Checkpoints and exact resume: killed, stopped and refused runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import streamgd
+from streamgd.errors import CheckpointError
+from tests.helpers import write_parquet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _job(folder: Path, **overrides) -> Path:
+    """A small job: 2,400 rows in 24 row groups, a checkpoint at every chunk."""
+    rng = np.random.default_rng(17)
+    X = rng.normal(size=(2400, 3)) * [1.0, 5.0, 0.2] + [0.0, 10.0, -1.0]
+    y = X @ [1.0, -0.5, 2.0] + 0.3 + rng.normal(0, 0.2, 2400)
+    data = folder / "data"
+    data.mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(2400), 2)):
+        write_parquet(data / f"part{k}.parquet",
+                      {"x1": X[rows, 0], "x2": X[rows, 1], "x3": X[rows, 2],
+                       "y": y[rows]}, row_group_size=100)
+    job = {
+        "data": {"paths": "data", "features": ["x1", "x2", "x3"], "target": "y"},
+        "optimizer": {"max_epochs": 6, "tol": 0.0, "batch_size": 4},
+        "shuffle": {"buffer_rows": 250}, "seed": 3,
+        "checkpoint": {"every_updates": 1},
+        "output": {"dir": "out", "log_every": 5},
+    }
+    for key, value in overrides.items():
+        section, _, leaf = key.partition("__")
+        job.setdefault(section, {})[leaf] = value
+    path = folder / "job.yaml"
+    path.write_text(yaml.safe_dump(job))
+    return path
+
+
+def _outcome(out: Path):
+    """The model without its timing, and the cost log without its clock."""
+    model = json.loads((out / "model.json").read_text())
+    del model["training"]["seconds"], model["config"]["output"]["dir"]
+    del model["config"]["checkpoint"]
+    records = [json.loads(line) for line in (out / "costs.jsonl").read_text().splitlines()]
+    for record in records:
+        del record["elapsed"]
+    return model, records
+
+
+def _cli(job: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamgd", "train", str(job), "-q", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_records(process: subprocess.Popen, log: Path, n_lines: int) -> None:
+    """Poll until the growing cost log holds `n_lines` lines (or the run ends)."""
+    while process.poll() is None:
+        if log.exists() and log.read_bytes().count(b"\n") >= n_lines:
+            return
+        time.sleep(0.002)
+
+
+def _killed_then_resumed(tmp_path: Path, seed: int) -> None:
+    job = _job(tmp_path)
+    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false"])
+    expected = _outcome(tmp_path / "whole")
+
+    # kill -9 somewhere in the run: after a random number of cost-log records
+    threshold = int(np.random.default_rng(seed).integers(5, len(expected[1]) - 5))
+    process = _cli(job)
+    _wait_for_records(process, tmp_path / "out/.costs.jsonl.partial", threshold)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not (tmp_path / "out/model.json").exists()
+
+    resumed = _cli(job, "--resume")
+    _, errors = resumed.communicate()
+    assert resumed.returncode == 0, errors
+    assert _outcome(tmp_path / "out") == expected
+    assert not (tmp_path / "out/checkpoint.npz").exists()
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_model(tmp_path):
+    """A run killed with SIGKILL and resumed ends with the model (bit for bit)
+    and the cost log (no gap, no duplicate) of the uninterrupted run."""
+    _killed_then_resumed(tmp_path, seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_resume_after_sigkill_at_random_points(tmp_path, seed):
+    """The same, killed at other random points of the run."""
+    _killed_then_resumed(tmp_path, seed)
+
+
+def test_sigterm_checkpoints_and_exits_with_how_to_resume(tmp_path):
+    """SIGTERM mid-run writes a checkpoint, exits 143 with a message naming
+    --resume, and resuming gives the uninterrupted model."""
+    job = _job(tmp_path)
+    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false"])
+    process = _cli(job)
+    _wait_for_records(process, tmp_path / "out/.costs.jsonl.partial", 20)
+    process.send_signal(signal.SIGTERM)
+    _, errors = process.communicate()
+
+    assert process.returncode == 128 + signal.SIGTERM, errors
+    assert "SIGTERM" in errors and "--resume" in errors
+    assert (tmp_path / "out/checkpoint.npz").exists()
+    streamgd.train(job, resume=True)
+    assert _outcome(tmp_path / "out") == _outcome(tmp_path / "whole")
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    """Resuming under another learning rate is refused, naming the key and both
+    values."""
+    job = _job(tmp_path, optimizer__max_epochs=1)
+    _stop_after_epoch(tmp_path, job)
+    with pytest.raises(CheckpointError, match=r"optimizer.learning_rate: 0.05 in "
+                                              r"the checkpoint, 0.1 now"):
+        streamgd.train(job, ["optimizer.learning_rate=0.1"], resume=True)
+
+
+def test_resume_refuses_changed_input_files(tmp_path):
+    """Resuming after an input file was rewritten is refused, naming the file."""
+    job = _job(tmp_path, optimizer__max_epochs=1)
+    _stop_after_epoch(tmp_path, job)
+    part = tmp_path / "data/part1.parquet"
+    write_parquet(part, {"x1": [1.0], "x2": [1.0], "x3": [1.0], "y": [1.0]})
+    with pytest.raises(CheckpointError, match=r"input file .*part1.parquet: size"):
+        streamgd.train(job, resume=True)
+
+
+def test_resume_without_checkpoint_trains_from_the_start(tmp_path, caplog):
+    """--resume with no checkpoint warns and trains the same model as a fresh run."""
+    job = _job(tmp_path, optimizer__max_epochs=2)
+    resumed = streamgd.train(job, resume=True)
+    fresh = streamgd.train(job, ["output.dir=fresh"])
+    assert "no checkpoint" in caplog.text
+    assert resumed.model.params.weights.tobytes() == fresh.model.params.weights.tobytes()
+
+
+def _stop_after_epoch(tmp_path: Path, job: Path) -> None:
+    """A checkpoint at the end of the first epoch, as a crash would leave it."""
+    from streamgd.train import checkpoints
+
+    class Crash(Exception):
+        pass
+
+    original = checkpoints.Checkpointer.__call__
+
+    def crash_after_epoch(self, engine, at_epoch_end):
+        original(self, engine, at_epoch_end)
+        if at_epoch_end:
+            raise Crash
+
+    checkpoints.Checkpointer.__call__ = crash_after_epoch
+    try:
+        with pytest.raises(Crash):
+            streamgd.train(job)
+    finally:
+        checkpoints.Checkpointer.__call__ = original
+    assert (tmp_path / "out/checkpoint.npz").exists()
