@@ -1,4 +1,5 @@
-"""The command line: `streamgd train | predict | evaluate | config`.
+"""The command line: `streamgd train | predict | evaluate | inspect | show | plot |
+config`.
 
 Only this module decides what reaches the terminal. Exit status: 0 on success,
 1 for bad input or divergence (one line naming the problem, no traceback),
@@ -12,41 +13,27 @@ import argparse
 import json
 import logging
 import sys
-import time
-from typing import Any
+from pathlib import Path
 
 import streamgd
 from streamgd.config import FIELDS
 from streamgd.errors import StreamgdError, TrainingInterrupted
+from streamgd.progress import ProgressBar
+from streamgd.report.inspect import rows_from_metadata
 from streamgd.train.signals import stop_on_signals
 
 
-class TerminalProgress:
-    """Prints a cost-log record at most every `interval` seconds, and every epoch."""
-
-    def __init__(self, stream=sys.stderr, interval: float = 2.0) -> None:
-        self.stream = stream
-        self.interval = interval
-        self._last = -float("inf")
-
-    def record(self, record: dict[str, Any]) -> None:
-        now = time.monotonic()
-        is_epoch = record["kind"] == "epoch"
-        if not is_epoch and now - self._last < self.interval:
-            return
-        self._last = now
-        label = "epoch done" if is_epoch else "          "
-        print(
-            f"{label} epoch {record['epoch']:>3}  update {record['update']:>9}"
-            f"  rows {record['rows_seen']:>11}  cost(100) {record['cost_100']:.6g}"
-            f"  cost(epoch) {record['cost_epoch']:.6g}"
-            f"  lr {record['learning_rate']:.3g}  {record['elapsed']:.1f}s",
-            file=self.stream, flush=True,
-        )
+def _progress(args: argparse.Namespace) -> ProgressBar | None:
+    """The progress bar of a training run, or None under --quiet."""
+    if args.quiet:
+        return None
+    config = streamgd.load_config(args.job, args.set)
+    return ProgressBar(rows_per_pass=rows_from_metadata(config),
+                       max_epochs=config["optimizer.max_epochs"])
 
 
 def _train(args: argparse.Namespace) -> int:
-    progress = None if args.quiet else TerminalProgress()
+    progress = _progress(args)
     with stop_on_signals() as stop:
         result = streamgd.train(args.job, args.set, progress=progress,
                                 resume=args.resume, stop=stop)
@@ -62,6 +49,43 @@ def _train(args: argparse.Namespace) -> int:
     print(f"  {'(intercept)':<24} {intercept: .6g}")
     print(f"model:    {result.model_path}")
     print(f"cost log: {result.cost_log_path}")
+    if args.plot is not None:
+        out = args.plot or result.cost_log_path.with_name("cost.png")
+        print(f"plot:     {_draw_plot(result.cost_log_path, out, None)}")
+    return 0
+
+
+def _draw_plot(log_path, out, title: str | None):
+    from streamgd.report.plot import plot_cost_log
+
+    return plot_cost_log(log_path, out, title)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    print(f"wrote {_draw_plot(args.log, args.out, args.title)}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from streamgd.report.inspect import format_table, inspect_data
+
+    inspection = inspect_data(_absolute(args.data), args.format)
+    if args.json:
+        print(json.dumps(inspection.to_dict()))
+    else:
+        print(format_table(inspection))
+    return 0
+
+
+def _absolute(paths: list[str]) -> list[str]:
+    return [str(Path(path).expanduser().resolve()) for path in paths]
+
+
+def _show(args: argparse.Namespace) -> int:
+    from streamgd.report.show import format_model, model_summary
+
+    model = streamgd.load_model(args.model)
+    print(json.dumps(model_summary(model)) if args.json else format_model(model))
     return 0
 
 
@@ -112,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("job", nargs="?", help="YAML job (default: embedded flights job)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a job key, e.g. --set optimizer.batch_size=1")
-    train.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
+                       help="draw the cost plot at the end (default: cost.png"
+                       " beside the cost log); needs matplotlib")
     train.add_argument("--resume", action="store_true",
                        help="continue from the job's checkpoint, if there is one")
     train.set_defaults(run=_train)
@@ -128,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data", nargs="+")
     evaluate.add_argument("--json", action="store_true", help="one JSON line")
     evaluate.set_defaults(run=_evaluate)
+
+    inspect = commands.add_parser(
+        "inspect", help="schema, row counts and column statistics of data files")
+    inspect.add_argument("data", nargs="+", help="files, directories or globs")
+    inspect.add_argument("--format", default="auto", choices=("auto", "parquet", "csv"))
+    inspect.add_argument("--json", action="store_true", help="one JSON document")
+    inspect.set_defaults(run=_inspect)
+
+    show = commands.add_parser("show", help="a model's coefficients and training")
+    show.add_argument("model", help="model file (model.json)")
+    show.add_argument("--json", action="store_true", help="one JSON document")
+    show.set_defaults(run=_show)
+
+    plot = commands.add_parser("plot", help="draw a cost log as a PNG (matplotlib)")
+    plot.add_argument("log", help="cost log (costs.jsonl)")
+    plot.add_argument("--out", default="cost.png", help="PNG to write")
+    plot.add_argument("--title", help="figure title (default: the log's name)")
+    plot.set_defaults(run=_plot)
 
     config = commands.add_parser("config", help="show the resolved job, or all keys")
     config.add_argument("job", nargs="?")

@@ -10,7 +10,8 @@
     ├── ModelFileError          a model file cannot be read
     ├── CheckpointError         a checkpoint cannot be read, or does not match the
     │                           job's input files or config (resume refused)
-    └── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
+    ├── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
+    └── MissingExtraError       an optional extra (matplotlib, ...) is not installed
 
 Data errors carry the file, the column and, where the reader knows it, the 0-based
 row inside the file and the 1-based physical line of a CSV file (header = line 1).
@@ -104,3 +105,7 @@ class TrainingInterrupted(StreamgdError):
         self.signal_number = signal_number
         self.checkpoint = checkpoint
         super().__init__(message)
+
+
+class MissingExtraError(StreamgdError, ImportError):
+    """A feature needs an optional extra that is not installed; names the pip line."""

@@ -1,0 +1,74 @@
+"""A trained model in words: coefficients in original units, and how it was made.
+
+    streamgd show streamgd-out/model.json
+
+The coefficients act on the raw feature values (the scaler folded in), sorted
+by magnitude; the scaled weight beside each is the effect of one standard unit
+of the scaled input (with the standard scaler: one standard deviation), which
+compares across features whatever their units.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from streamgd.model.saved import TrainedModel
+
+
+def model_summary(model: TrainedModel) -> dict[str, Any]:
+    """A JSON-ready account of the model, coefficients sorted by magnitude."""
+    weights, intercept = model.original_coefficients()
+    order = np.argsort(-np.abs(weights), kind="stable")
+    constant = set(np.flatnonzero(model.stats.constant).tolist())
+    coefficients = [
+        {"feature": model.features[j], "weight": float(weights[j]),
+         "scaled_weight": float(model.params.weights[j]),
+         "constant": j in constant}
+        for j in order
+    ]
+    summary = {"kind": model.kind, "target": model.target,
+               "scaler": model.scaler.method, "coefficients": coefficients,
+               "intercept": intercept, "training": model.training}
+    if model.labels is not None:
+        summary["labels"] = model.labels.to_dict()
+    return summary
+
+
+def format_model(model: TrainedModel) -> str:
+    """The summary as text: a header, the coefficient table, the training run."""
+    summary = model_summary(model)
+    lines = [f"{model.kind} model of {model.target!r},"
+             f" inputs scaled by {model.scaler.method}"]
+    if "labels" in summary:
+        labels = summary["labels"]
+        lines.append(_labels_line(labels))
+    width = max([len(c["feature"]) for c in summary["coefficients"]] + [11])
+    lines.append(f"  {'feature':<{width}}  {'weight':>14}  {'scaled weight':>14}")
+    for item in summary["coefficients"]:
+        note = "  (constant: held at 0)" if item["constant"] else ""
+        lines.append(f"  {item['feature']:<{width}}  {item['weight']:>14.6g}"
+                     f"  {item['scaled_weight']:>14.6g}{note}")
+    lines.append(f"  {'(intercept)':<{width}}  {summary['intercept']:>14.6g}")
+    lines.extend(_training_lines(model.training))
+    return "\n".join(lines)
+
+
+def _labels_line(labels: dict[str, Any]) -> str:
+    if labels["threshold"] is not None:
+        return f"positive class: target > {labels['threshold']:g}"
+    return f"classes: {labels['negative']!r} (0), {labels['positive']!r} (1)"
+
+
+def _training_lines(training: dict[str, Any]) -> list[str]:
+    if not training:
+        return []
+    lines = [f"trained on {training.get('rows', '?'):,} rows"
+             f" ({training.get('rows_dropped', 0):,} dropped):"
+             f" {training.get('epochs')} epochs, {training.get('updates'):,} updates,"
+             f" {training.get('seconds', 0):.1f}s, stop: {training.get('stop_reason')}"]
+    costs = training.get("epoch_costs") or []
+    if costs:
+        lines.append("epoch costs: " + ", ".join(f"{cost:.6g}" for cost in costs))
+    return lines

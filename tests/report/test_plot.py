@@ -1,0 +1,102 @@
+"""The cost plot, drawn from the cost log of a real training run."""
+
+import json
+
+import numpy as np
+import pytest
+
+import streamgd
+from streamgd.errors import DataError
+from streamgd.report.costs import cost_series, read_cost_log
+from tests.helpers import write_parquet
+
+pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
+
+from matplotlib.image import imread  # noqa: E402
+
+from streamgd.report.plot import _wants_log_scale, plot_cost_log  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cost_log(tmp_path_factory):
+    """The cost log of 3 epochs on 3,000 generated rows (logged every 5 updates)."""
+    folder = tmp_path_factory.mktemp("run")
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 2))
+    y = X @ [3.0, -1.0] + 2.0 + rng.normal(0, 0.5, 3000)
+    write_parquet(folder / "data.parquet", {"a": X[:, 0], "b": X[:, 1], "y": y},
+                  row_group_size=500)
+    result = streamgd.train({
+        "data": {"paths": str(folder / "data.parquet"), "features": ["a", "b"],
+                 "target": "y"},
+        "optimizer": {"max_epochs": 3, "tol": 0.0, "n_iter_no_change": 3},
+        "output": {"dir": str(folder / "out"), "log_every": 5},
+    })
+    return result.cost_log_path
+
+
+def test_plot_renders_a_png_of_the_cost_log(cost_log, tmp_path):
+    """The PNG has the figure's size in pixels and the curves' colours on it."""
+    out = plot_cost_log(cost_log, tmp_path / "cost.png")
+    pixels = imread(out)
+    assert pixels.shape[:2] == (420, 1100)
+    rgb = pixels[..., :3]
+    not_white = (rgb < 0.95).any(axis=-1)
+    assert 0.02 < not_white.mean() < 0.6
+    # saturated pixels: the coloured curves, not only black axes and text
+    saturation = rgb.max(axis=-1) - rgb.min(axis=-1)
+    assert (saturation > 0.3).sum() > 2000
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_plot_series_are_the_logged_averages(cost_log):
+    """Each curve holds the log's values: windows at updates, epochs at their end."""
+    records = read_cost_log(cost_log)
+    curves = {curve.label: curve for curve in cost_series(records)}
+    assert set(curves) == {"last 10 updates", "last 100 updates",
+                           "last 1000 updates", "epoch average"}
+    updates = [r for r in records if r["kind"] == "update"]
+    np.testing.assert_array_equal(curves["last 100 updates"].cost,
+                                  [r["cost_100"] for r in updates])
+    epochs = curves["epoch average"]
+    assert len(epochs) == 3
+    assert list(epochs.update) == [r["update"] for r in records
+                                   if r["kind"] == "epoch"]
+
+
+def test_plot_holdout_records_make_their_own_curve():
+    """Records marked holdout are drawn apart from the training epochs."""
+    records = [
+        {"kind": "epoch", "update": 10, "elapsed": 1.0, "cost_epoch": 2.0},
+        {"kind": "holdout", "update": 10, "elapsed": 1.1, "cost": 2.5},
+        {"kind": "epoch", "update": 20, "elapsed": 2.0, "cost_epoch": 1.5,
+         "holdout": True},
+    ]
+    curves = {curve.label: curve for curve in cost_series(records)}
+    assert list(curves["epoch average"].cost) == [2.0]
+    assert list(curves["holdout"].cost) == [2.5, 1.5]
+
+
+def test_plot_log_scale_only_for_a_decade_or_more():
+    """The cost axis turns logarithmic when the costs span a factor of ten."""
+    def curves(costs):
+        records = [{"kind": "epoch", "update": k, "elapsed": k, "cost_epoch": c}
+                   for k, c in enumerate(costs)]
+        return cost_series(records)
+
+    assert _wants_log_scale(curves([100.0, 12.0, 9.0]))
+    assert not _wants_log_scale(curves([100.0, 50.0, 11.0]))
+
+
+def test_plot_bad_log_names_the_line(tmp_path):
+    """A line that is not a cost record fails naming the file and the line."""
+    log = tmp_path / "costs.jsonl"
+    good = {"kind": "update", "update": 1, "elapsed": 0.1, "cost_10": 1.0}
+    log.write_text(json.dumps(good) + "\n{not json\n")
+    with pytest.raises(DataError, match=r"costs.jsonl \(line 2\): not a JSON record"):
+        read_cost_log(log)
+    log.write_text('{"update": 3}\n')
+    with pytest.raises(DataError, match="record lacks kind, elapsed"):
+        read_cost_log(log)
+    with pytest.raises(DataError, match="cost log not found"):
+        read_cost_log(tmp_path / "none.jsonl")

@@ -1,0 +1,90 @@
+"""The reporting commands, run in-process: plot, train --plot, inspect, show."""
+
+import json
+
+import numpy as np
+import pytest
+
+from streamgd.cli import main
+from tests.helpers import FLIGHTS, write_parquet
+
+
+@pytest.fixture
+def job(tmp_path):
+    """A job on 2,000 rows with a constant column, writing into tmp_path/out."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2000, 2)) * [1.0, 100.0]
+    y = X @ [5.0, 0.01] + 1.0
+    write_parquet(tmp_path / "data.parquet",
+                  {"small": X[:, 1], "large": X[:, 0], "flat": np.ones(2000), "y": y})
+    path = tmp_path / "job.yaml"
+    path.write_text("data: {paths: data.parquet, features: [small, large, flat],"
+                    " target: y}\noutput: {dir: out, log_every: 10}\n")
+    return path
+
+
+def test_cli_train_plot_writes_the_png_beside_the_log(job, capsys):
+    """`train --plot` ends by drawing cost.png next to the cost log."""
+    pytest.importorskip("matplotlib")
+    assert main(["train", str(job), "--quiet", "--plot"]) == 0
+    png = job.parent / "out" / "cost.png"
+    assert f"plot:     {png}" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_plot_draws_a_cost_log(job, tmp_path, capsys):
+    """`plot LOG --out` writes the PNG it names."""
+    pytest.importorskip("matplotlib")
+    assert main(["train", str(job), "--quiet"]) == 0
+    out = tmp_path / "pictures" / "c.png"
+    assert main(["plot", str(job.parent / "out" / "costs.jsonl"), "--out",
+                 str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert out.stat().st_size > 10_000
+
+
+def test_cli_plot_missing_log_exits_1(tmp_path, capsys):
+    """A cost log that does not exist is one error line, exit status 1."""
+    assert main(["plot", str(tmp_path / "none.jsonl")]) == 1
+    assert "cost log not found" in capsys.readouterr().err
+
+
+def test_cli_show_sorts_coefficients_by_magnitude(job, capsys):
+    """`show` lists original-unit weights largest first, constants marked."""
+    assert main(["train", str(job), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(job.parent / "out" / "model.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [line.split()[0] for line in lines[2:5]]
+    assert names == ["large", "small", "flat"]
+    assert "(constant: held at 0)" in lines[4]
+    assert any(line.startswith("trained on 2,000 rows") for line in lines)
+
+
+def test_cli_show_json(job, capsys):
+    """`show --json` gives the coefficients in order, with the training summary."""
+    assert main(["train", str(job), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(job.parent / "out" / "model.json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    weights = [item["weight"] for item in summary["coefficients"]]
+    assert weights == sorted(weights, key=abs, reverse=True)
+    assert weights[0] == pytest.approx(5.0, rel=1e-2)
+    assert summary["training"]["rows"] == 2000
+
+
+def test_cli_inspect_json_on_the_embedded_flights(capsys):
+    """`inspect --json` counts the flights and their missing delays."""
+    assert main(["inspect", str(FLIGHTS), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == 336_776
+    columns = {column["name"]: column for column in report["columns"]}
+    assert columns["arr_delay"]["missing"] == 9_430
+    assert columns["year"]["constant"] is True
+    assert columns["carrier"]["mean"] is None
+
+
+def test_cli_inspect_missing_path_exits_1(tmp_path, capsys):
+    """A path that matches nothing is one error line naming it."""
+    assert main(["inspect", str(tmp_path / "nothing.parquet")]) == 1
+    assert "nothing.parquet" in capsys.readouterr().err

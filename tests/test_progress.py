@@ -1,0 +1,81 @@
+"""The progress bar: what it draws on a terminal, and its silence elsewhere."""
+
+import io
+import logging
+
+from streamgd.progress import ProgressBar
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class Clock:
+    """Seconds that advance only when the test says so."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _update(epoch, rows_seen, elapsed, cost=4.5):
+    return {"kind": "update", "epoch": epoch, "update": rows_seen // 10,
+            "rows_seen": rows_seen, "cost_100": cost, "elapsed": elapsed}
+
+
+def _epoch(epoch, rows_seen, elapsed, cost=4.0):
+    return {"kind": "epoch", "epoch": epoch, "update": rows_seen // 10,
+            "rows_seen": rows_seen, "cost_epoch": cost, "elapsed": elapsed}
+
+
+def test_progress_bar_shows_rows_speed_cost_and_eta():
+    """With the pass size known, the bar shows the share done, speed and ETA."""
+    clock, terminal = Clock(), Terminal()
+    bar = ProgressBar(terminal, rows_per_pass=1000, max_epochs=3, clock=clock)
+    bar.record(_update(0, 250, elapsed=2.0, cost=3.25))
+    line = terminal.getvalue()
+    assert line.startswith("\repoch 1/3  [#####...............]  25%")
+    assert "250/1,000 rows" in line
+    assert "125 rows/s" in line
+    assert "cost(100) 3.25" in line
+    assert "ETA 0:00:06" in line  # 750 rows left at 125 rows/s
+
+
+def test_progress_bar_learns_the_pass_size_from_the_first_epoch():
+    """After an epoch the bar counts rows of the new pass against the last one."""
+    clock, terminal = Clock(), Terminal()
+    bar = ProgressBar(terminal, rows_per_pass=None, max_epochs=None, clock=clock)
+    bar.record(_update(0, 500, elapsed=1.0))
+    assert "500 rows  500 rows/s" in terminal.getvalue()
+    assert "ETA" not in terminal.getvalue()
+    clock.now = 1.0
+    bar.record(_epoch(0, 800, elapsed=2.0))
+    assert "epoch 1 done: 800 rows in 2.0s, epoch cost 4\x1b[K\n" in terminal.getvalue()
+    clock.now = 2.0
+    bar.record(_update(1, 1000, elapsed=3.0))
+    last = terminal.getvalue().rsplit("\r", 1)[-1]
+    assert "200/800 rows" in last and "ETA 0:00:03" in last
+
+
+def test_progress_bar_redraws_at_most_every_interval():
+    """Records closer together than the interval draw nothing new."""
+    clock, terminal = Clock(), Terminal()
+    bar = ProgressBar(terminal, rows_per_pass=100, interval=0.5, clock=clock)
+    for step in range(10):
+        clock.now = 0.1 * (step + 1)
+        bar.record(_update(0, 10 * (step + 1), elapsed=clock.now))
+    assert terminal.getvalue().count("\r") == 2  # at 0.1 s and at 0.6 s
+
+
+def test_progress_bar_is_silent_off_a_terminal_and_logs_epochs(caplog):
+    """A stream that is not a terminal gets nothing; epochs go to the log."""
+    stream = io.StringIO()
+    bar = ProgressBar(stream, rows_per_pass=100, clock=Clock())
+    with caplog.at_level(logging.INFO, logger="streamgd.progress"):
+        bar.record(_update(0, 50, elapsed=1.0))
+        bar.record(_epoch(0, 100, elapsed=2.0))
+    assert stream.getvalue() == ""
+    assert "epoch 1 done: 100 rows" in caplog.text
