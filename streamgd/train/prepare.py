@@ -59,6 +59,7 @@ class PreparedSummary:
         impute_values: float64 (n_features,) fill values under impute, or None.
         n_rows, n_dropped: rows kept and dropped.
         constant: names of the constant feature columns.
+        mean_weight: mean sample weight of the rows kept (1.0 unweighted).
     """
 
     stats: RunningStats
@@ -67,12 +68,14 @@ class PreparedSummary:
     n_rows: int
     n_dropped: int
     constant: tuple[str, ...]
+    mean_weight: float
 
     @classmethod
     def of(cls, prepared: Prepared) -> PreparedSummary:
         decoder = prepared.decoder
         return cls(prepared.stats, decoder.labels, decoder.impute_values,
-                   prepared.n_rows, prepared.n_dropped, tuple(prepared.constant))
+                   prepared.n_rows, prepared.n_dropped, tuple(prepared.constant),
+                   prepared.mean_weight)
 
     def restore(self, config: Config, plan: ColumnPlan) -> Prepared:
         """The `Prepared` of the pass this summary was taken from."""
@@ -80,7 +83,7 @@ class PreparedSummary:
         decoder.labels, decoder.impute_values = self.labels, self.impute_values
         scaler = Scaler.fit(config["preprocess.scaler"], self.stats)
         return Prepared(decoder, self.stats, scaler, self.n_rows, self.n_dropped,
-                        list(self.constant))
+                        list(self.constant), self.mean_weight)
 
 
 def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:

@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 import streamgd
 from streamgd.errors import CheckpointError
+from streamgd.optim.registry import UPDATES
 from tests.helpers import write_parquet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,22 +157,59 @@ def test_resume_without_checkpoint_trains_from_the_start(tmp_path, caplog):
 
 def _stop_after_epoch(tmp_path: Path, job: Path) -> None:
     """A checkpoint at the end of the first epoch, as a crash would leave it."""
+    _crash_at(job, lambda n_calls, at_epoch_end: at_epoch_end)
+    assert (tmp_path / "out/checkpoint.npz").exists()
+
+
+def _crash_at(job: Path, when, overrides=()) -> None:
+    """Train until `when(n_calls, at_epoch_end)` after a boundary, then crash."""
     from streamgd.train import checkpoints
 
     class Crash(Exception):
         pass
 
     original = checkpoints.Checkpointer.__call__
+    n_calls = []
 
-    def crash_after_epoch(self, engine, at_epoch_end):
+    def crash(self, engine, at_epoch_end):
         original(self, engine, at_epoch_end)
-        if at_epoch_end:
+        n_calls.append(1)
+        if when(len(n_calls), at_epoch_end):
             raise Crash
 
-    checkpoints.Checkpointer.__call__ = crash_after_epoch
+    checkpoints.Checkpointer.__call__ = crash
     try:
         with pytest.raises(Crash):
-            streamgd.train(job)
+            streamgd.train(job, list(overrides))
     finally:
         checkpoints.Checkpointer.__call__ = original
-    assert (tmp_path / "out/checkpoint.npz").exists()
+
+
+# three rules in the default run (plain, moments, an average); the rest with -m slow
+FAST_UPDATES = ("sgd", "adam", "asgd")
+
+
+@pytest.mark.parametrize("update", [
+    update if update in FAST_UPDATES else pytest.param(update, marks=pytest.mark.slow)
+    for update in UPDATES
+])
+def test_resume_is_exact_for_every_update_rule(tmp_path, update):
+    """Each optimizer's state (moments, averages, counts) survives a checkpoint:
+    a weighted run crashed mid-epoch and resumed ends bitwise as the whole run."""
+    job = _job(tmp_path, optimizer__max_epochs=2, data__weight="w",
+               checkpoint__every_updates=40)
+    for part in (tmp_path / "data").iterdir():
+        table = pq.read_table(part)
+        weights = np.random.default_rng(len(str(part))).uniform(0, 3, table.num_rows)
+        weights[::5] = 0.0
+        pq.write_table(table.append_column("w", pa.array(weights)), part,
+                       row_group_size=100)
+    settings = [f"optimizer.update={update}"]
+    whole = streamgd.train(job, [*settings, "output.dir=whole",
+                                   "checkpoint.enabled=false"])
+    _crash_at(job, lambda n_calls, at_epoch_end: n_calls == 31, settings)
+
+    resumed = streamgd.train(job, settings, resume=True)
+    assert resumed.model.params.weights.tobytes() == whole.model.params.weights.tobytes()
+    assert resumed.model.params.intercept == whole.model.params.intercept
+    assert _outcome(tmp_path / "out") == _outcome(tmp_path / "whole")
