@@ -182,10 +182,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _MessageHandler(logging.StreamHandler):
+    """Log messages on stderr; on a terminal, a half-drawn progress bar is
+    cleared first, so the message starts its own line (the bar redraws)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "isatty", lambda: False)():
+            self.stream.write("\r\x1b[K")
+        super().emit(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="streamgd: %(levelname)s: %(message)s")
+    logging.basicConfig(level=level, format="streamgd: %(levelname)s: %(message)s",
+                        handlers=[_MessageHandler(sys.stderr)])
     try:
         return args.run(args)
     except TrainingInterrupted as error:

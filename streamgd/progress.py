@@ -4,7 +4,9 @@
         cost(100) 118.3  ETA 0:00:01
 
 It is a `train.costlog.Progress`: the engine hands it every record, and it
-redraws one terminal line at most every `interval` seconds. The rows of a pass
+redraws one terminal line at most every `interval` seconds. The statistics
+pass before training, which reads the data once too, reports its rows through
+`statistics_rows` and gets a bar of its own. The rows of a pass
 are known from the Parquet metadata for the first epoch (an upper bound when
 rows are dropped for missing values) and exactly from the first epoch's count
 afterwards; without them the bar shows rows and speed but no ETA. When the
@@ -53,9 +55,49 @@ class ProgressBar:
         self._pass_started = 0.0  # the cost log's `elapsed` when the pass began
         self._pass_first_row = 0
         self._last_draw = -float("inf")
+        # the statistics pass starts with the run: opening the source (parsing
+        # CSV into its cache) is part of it
+        self._created = clock()
+        self._statistics: tuple[float, int] | None = None  # (started, rows read)
+
+    def statistics_rows(self, rows_read: int) -> None:
+        """Rows read so far by the statistics pass (dropped ones included)."""
+        now = self.clock()
+        started = self._created if self._statistics is None else self._statistics[0]
+        self._statistics = (started, rows_read)
+        if now - self._last_draw >= self.interval:
+            self._last_draw = now
+            self._draw(self._statistics_line(rows_read, now - started))
+
+    def _statistics_line(self, rows: int, seconds: float) -> str:
+        speed = rows / max(seconds, 1e-9)
+        parts = ["statistics"]
+        total = self.rows_per_pass
+        if total:
+            fraction = min(rows / total, 1.0)
+            parts += [_bar(fraction), f"{rows:,}/{total:,} rows"]
+        else:
+            parts.append(f"{rows:,} rows")
+        parts.append(f"{_si(speed)} rows/s")
+        if total and speed > 0:
+            parts.append(f"ETA {_clock_time(max(total - rows, 0) / speed)}")
+        return "  ".join(parts)
+
+    def _finish_statistics(self) -> None:
+        started, rows = self._statistics
+        self._statistics = None
+        summary = (f"statistics pass done: {rows:,} rows in"
+                   f" {self.clock() - started:.1f}s")
+        if self.is_terminal:
+            self._draw(summary, end="\n")
+        else:
+            log.info("%s", summary)
+        self._last_draw = -float("inf")
 
     def record(self, record: dict[str, Any]) -> None:
         """Take one cost-log record: redraw, or finish the pass at an epoch's end."""
+        if self._statistics is not None:
+            self._finish_statistics()
         if record["kind"] == "epoch":
             self._finish_pass(record)
         elif record["kind"] == "update":
@@ -73,9 +115,7 @@ class ProgressBar:
         parts = [self._label(record["epoch"])]
         if self.rows_per_pass:
             fraction = min(rows / self.rows_per_pass, 1.0)
-            filled = int(round(fraction * BAR_WIDTH))
-            parts.append(f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"
-                         f" {fraction:4.0%}")
+            parts.append(_bar(fraction))
             parts.append(f"{rows:,}/{self.rows_per_pass:,} rows")
         else:
             parts.append(f"{rows:,} rows")
@@ -111,6 +151,11 @@ class ProgressBar:
         # \r and clear to the end of the line: a shorter line leaves no tail
         self.stream.write(f"\r{text}\x1b[K{end}")
         self.stream.flush()
+
+
+def _bar(fraction: float) -> str:
+    filled = int(round(fraction * BAR_WIDTH))
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:4.0%}"
 
 
 def _si(value: float) -> str:

@@ -3,7 +3,10 @@
 import io
 import logging
 
+from streamgd.config import load_config
 from streamgd.progress import ProgressBar
+from streamgd.readers import column_plan, open_source
+from streamgd.train.prepare import prepare
 
 
 class Terminal(io.StringIO):
@@ -79,3 +82,44 @@ def test_progress_bar_is_silent_off_a_terminal_and_logs_epochs(caplog):
         bar.record(_epoch(0, 100, elapsed=2.0))
     assert stream.getvalue() == ""
     assert "epoch 1 done: 100 rows" in caplog.text
+
+
+def test_progress_bar_draws_the_statistics_pass_then_training():
+    """The statistics pass gets its own bar, closed by the first training record."""
+    clock, terminal = Clock(), Terminal()
+    bar = ProgressBar(terminal, rows_per_pass=400, clock=clock)
+    clock.now = 1.0
+    bar.statistics_rows(100)
+    clock.now = 2.0
+    bar.statistics_rows(300)
+    assert "statistics  [###############.....]  75%  300/400 rows" in (
+        terminal.getvalue())
+    assert "150 rows/s  ETA 0:00:01" in terminal.getvalue()
+    clock.now = 3.0
+    bar.record(_update(0, 40, elapsed=0.4))
+    assert "statistics pass done: 300 rows in 3.0s\x1b[K\n" in terminal.getvalue()
+    assert terminal.getvalue().endswith("ETA 0:00:04\x1b[K")  # 360 left at 100/s
+
+
+def test_prepare_reports_the_statistics_pass_rows():
+    """The statistics pass tells a progress object every row it reads."""
+    class Rows:
+        def __init__(self):
+            self.read = []
+
+        def statistics_rows(self, rows):
+            self.read.append(rows)
+
+        def record(self, record):
+            pass
+
+    rows = Rows()
+    config = load_config(None)
+    plan = column_plan(config)
+    source = open_source(config, plan)
+    try:
+        prepare(config, source, plan, rows)
+    finally:
+        source.close()
+    assert rows.read[-1] == 336_776 and len(rows.read) == 11
+    assert rows.read == sorted(rows.read)

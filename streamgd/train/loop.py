@@ -78,7 +78,7 @@ def train(
     source = open_source(config, plan)
     try:
         prepared = (stored.prepared.restore(config, plan) if stored
-                    else prepare(config, source, plan))
+                    else prepare(config, source, plan, progress))
         engine, cost_log = _fit(config, prepared, source, stored, progress, stop)
     finally:
         source.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,8 +98,12 @@ def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
     )
 
 
-def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
+def prepare(config: Config, source: Source, plan: ColumnPlan,
+            progress: Any = None) -> Prepared:
     """Read every chunk once, in file order; see the module docstring.
+
+    A `progress` object with a `statistics_rows(rows_read)` method is told the
+    rows read (dropped ones included) after each chunk; others are left alone.
 
     Raises:
         DataError: a bad value (naming file, column, row), too few classes, or
@@ -110,6 +115,7 @@ def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
     stats, classes = RunningStats.empty(len(features)), set()
     n_rows = n_dropped = 0
     mean_weight = 1.0
+    report = getattr(progress, "statistics_rows", None)
     for ref in source.chunks:
         table = source.read(ref)
         if needs_classes:
@@ -119,6 +125,8 @@ def prepare(config: Config, source: Source, plan: ColumnPlan) -> Prepared:
         if chunk.weight is not None and chunk.n_rows:
             mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
+        if report is not None:
+            report(n_rows + n_dropped)
 
     if needs_classes:
         decoder.labels = LabelMap.from_classes(
