@@ -67,9 +67,11 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from streamgd.readers import CsvOptions
     from streamgd.report.inspect import format_table, inspect_data
 
-    inspection = inspect_data(_absolute(args.data), args.format)
+    csv = CsvOptions(delimiter=args.delimiter)
+    inspection = inspect_data(_absolute(args.data), args.format, csv)
     if args.json:
         print(json.dumps(inspection.to_dict()))
     else:
@@ -159,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser(
         "inspect", help="schema, row counts and column statistics of data files")
     inspect.add_argument("data", nargs="+", help="files, directories or globs")
-    inspect.add_argument("--format", default="auto", choices=("auto", "parquet", "csv"))
+    inspect.add_argument("--format", default="auto",
+                         choices=("auto", "parquet", "csv"))
+    inspect.add_argument("--delimiter", default=",", help="CSV field delimiter")
     inspect.add_argument("--json", action="store_true", help="one JSON document")
     inspect.set_defaults(run=_inspect)
 

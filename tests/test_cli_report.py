@@ -88,3 +88,33 @@ def test_cli_inspect_missing_path_exits_1(tmp_path, capsys):
     """A path that matches nothing is one error line naming it."""
     assert main(["inspect", str(tmp_path / "nothing.parquet")]) == 1
     assert "nothing.parquet" in capsys.readouterr().err
+
+
+def test_cli_show_names_the_classes_of_a_logistic_model(job, capsys):
+    """A logistic model's summary says which target values are the positive class."""
+    assert main(["train", str(job), "--quiet", "--set", "model.type=logistic",
+                 "--set", "data.positive_above=0"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(job.parent / "out" / "model.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "logistic model of 'y', inputs scaled by standard"
+    assert lines[1] == "positive class: target > 0"
+
+
+def test_cli_inspect_reads_other_delimiters(tmp_path, capsys):
+    """`--delimiter` splits the CSV columns as given."""
+    path = tmp_path / "data.tsv"
+    path.write_text("a\tb\n1\tx\n3\ty\n")
+    assert main(["inspect", str(path), "--delimiter", "\t", "--json"]) == 0
+    columns = json.loads(capsys.readouterr().out)["columns"]
+    assert [(c["name"], c["mean"]) for c in columns] == [("a", 2.0), ("b", None)]
+
+
+def test_cli_plot_without_matplotlib_names_the_extra(job, monkeypatch, capsys):
+    """Without matplotlib, plotting fails in one line naming the pip extra."""
+    import sys
+
+    assert main(["train", str(job), "--quiet"]) == 0
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["plot", str(job.parent / "out" / "costs.jsonl")]) == 1
+    assert "pip install 'streamgd[plot]'" in capsys.readouterr().err
