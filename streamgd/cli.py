@@ -44,6 +44,8 @@ def _train(args: argparse.Namespace) -> int:
           f" ({training['rows_dropped']} dropped), {training['epochs']} epochs,"
           f" {training['updates']} updates, stop: {training['stop_reason']}")
     print(f"final epoch cost {training['final_cost']:.6g}")
+    for line in _comparison(model.kind, training):
+        print(line)
     for name, weight in zip(model.features, weights):
         print(f"  {name:<24} {weight: .6g}")
     print(f"  {'(intercept)':<24} {intercept: .6g}")
@@ -89,6 +91,26 @@ def _show(args: argparse.Namespace) -> int:
     model = streamgd.load_model(args.model)
     print(json.dumps(model_summary(model)) if args.json else format_model(model))
     return 0
+
+
+def _comparison(kind: str, training: dict[str, Any]) -> list[str]:
+    """Lines setting the model's costs beside the best constant predictor's."""
+    constant = training.get("constant")
+    if constant is None:
+        return []
+    name = "mean" if kind == "linear" else "base rate"
+    lines = [f"best constant predictor ({name} {constant:.6g}): training cost"
+             f" {training['constant_train_cost']:.6g}"]
+    if "progressive_cost" in training:
+        lines.append(f"progressive cost (epoch 1, each row before its update)"
+                     f" {training['progressive_cost']:.6g}")
+    if training.get("holdout_cost") is not None:
+        lines.append(
+            f"holdout cost {training['holdout_cost']:.6g} (epoch"
+            f" {training['best_epoch']}) vs {training['constant_holdout_cost']:.6g}"
+            f" for the constant, on {training['holdout_rows']:.0f} rows"
+        )
+    return lines
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -165,6 +165,26 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.divergence_factor", NUMBER, 1e6,
           "diverged when the recent cost exceeds the first cost by this factor",
           check=_positive),
+    # validation
+    Field("validation.holdout", NUMBER, 0.0,
+          "fraction of rows held out (by a stable hash of their key) to measure"
+          " the model each epoch; 0: none", check=_below_one),
+    Field("validation.key", str, None,
+          "column whose value keys the holdout hash; default: file name and row",
+          nullable=True),
+    Field("validation.paths", (str, list), None,
+          "separate validation file(s), instead of a hashed holdout",
+          check=_path_list, nullable=True),
+    Field("validation.progressive", bool, True,
+          "report the first epoch's progressive cost (each row predicted before"
+          " the update that uses it)"),
+    Field("validation.patience", int, 3,
+          "with a holdout: stop after this many epochs without improvement and"
+          " keep the best model; null: never stop early", check=_positive,
+          nullable=True),
+    Field("validation.tol", NUMBER, 1e-4,
+          "relative holdout improvement that counts for early stopping",
+          check=_non_negative),
     # shuffle
     Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
     Field("shuffle.buffer_rows", int, 100_000,
@@ -391,6 +411,12 @@ def _check_across_fields(config: Config) -> None:
     classes = config["model.classes"]
     if classes is not None and (len(classes) != 2 or classes[0] == classes[1]):
         raise ConfigError(f"model.classes must be two distinct values, got {classes}")
+    if config["validation.holdout"] > 0 and config["validation.paths"]:
+        raise ConfigError(
+            "validation.holdout and validation.paths are both set; use one"
+        )
+    if config["validation.key"] is not None and config["validation.holdout"] == 0:
+        raise ConfigError("validation.key needs validation.holdout > 0")
     if config["data.csv.column_names"] is None and not config["data.csv.header"]:
         raise ConfigError("data.csv.header is false: give data.csv.column_names")
 
@@ -399,6 +425,11 @@ def _resolve_paths(tree: dict[str, Any], data_dir: Path, output_dir: Path) -> No
     data = tree["data"]
     paths = data["paths"] if isinstance(data["paths"], list) else [data["paths"]]
     data["paths"] = [_absolute(path, data_dir) for path in paths]
+    validation = tree["validation"]
+    if validation["paths"]:
+        given = validation["paths"]
+        given = given if isinstance(given, list) else [given]
+        validation["paths"] = [_absolute(path, data_dir) for path in given]
     if data["cache_dir"] is not None:
         data["cache_dir"] = _absolute(data["cache_dir"], output_dir)
     tree["output"]["dir"] = _absolute(tree["output"]["dir"], output_dir)

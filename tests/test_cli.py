@@ -81,3 +81,15 @@ def test_cli_config_keys_lists_every_key(capsys):
     assert main(["config", "--keys"]) == 0
     printed = capsys.readouterr().out
     assert all(field.path in printed for field in FIELDS)
+
+
+def test_cli_train_reports_constant_predictor_and_holdout(tmp_path, capsys):
+    """`train` prints the best constant's cost beside the model's, and the holdout."""
+    from streamgd.cli import main
+
+    code = main(["train", "-q", "--set", f"output.dir={tmp_path}",
+                 "--set", "validation.holdout=0.1", "--set", "optimizer.max_epochs=1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "best constant predictor (mean 6.9" in out
+    assert "holdout cost" in out and "for the constant, on" in out

@@ -22,7 +22,9 @@ def column_plan(config: Config) -> ColumnPlan:
     target_numeric = (
         config["model.type"] == "linear" or config["data.positive_above"] is not None
     )
-    return ColumnPlan(tuple(numeric), config["data.target"], target_numeric)
+    key = config["validation.key"]
+    extra = () if key is None else (key,)
+    return ColumnPlan(tuple(numeric), config["data.target"], target_numeric, extra)
 
 
 def csv_options(config: Config) -> CsvOptions:

@@ -58,16 +58,19 @@ class ColumnPlan:
         target_numeric: True when the target must be a number (linear model, or a
             logistic model thresholded with `data.positive_above`); False when it
             holds class labels of any type.
+        extra: other columns read as they are (the holdout's key column).
     """
 
     numeric: tuple[str, ...]
     target: str | None
     target_numeric: bool
+    extra: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
         target = [] if self.target is None else [self.target]
-        return [*self.numeric, *target]
+        extra = [name for name in self.extra if name not in (*self.numeric, *target)]
+        return [*self.numeric, *target, *extra]
 
 
 def is_numeric_type(arrow_type: pa.DataType) -> bool:

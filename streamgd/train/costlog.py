@@ -183,6 +183,10 @@ class CostLog:
         self._epoch_sums = np.zeros(2)
         return record
 
+    def add_record(self, record: dict[str, Any]) -> None:
+        """Write a record of another kind (a holdout evaluation) in sequence."""
+        self._write(dict(record))
+
     def recent_cost(self, window: int = 10) -> float:
         """Weighted mean cost of the last `window` updates (nan before any)."""
         cost, weight = self._tail_cost[-window:], self._tail_weight[-window:]

@@ -33,6 +33,7 @@ from streamgd.train.checkpoints import Checkpointer, load_for_resume
 from streamgd.train.prepare import Prepared, PreparedSummary, prepare
 from streamgd.train.signals import StopRequest
 from streamgd.train.state import EpochPosition, Monitor, TrainState
+from streamgd.validate import Validation
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,21 @@ def train(
     check_writable(output)
     plan = column_plan(config)
     source = open_source(config, plan)
+    holdout_source = None
     try:
         prepared = (stored.prepared.restore(config, plan) if stored
                     else prepare(config, source, plan, progress))
-        engine, cost_log = _fit(config, prepared, source, stored, progress, stop)
+        if config["validation.paths"]:
+            holdout_source = open_source(
+                config.replace(**{"data.paths": config["validation.paths"]}), plan
+            )
+        engine, cost_log = _fit(
+            config, prepared, source, stored, progress, stop, holdout_source
+        )
     finally:
         source.close()
+        if holdout_source is not None:
+            holdout_source.close()
 
     model = engine.model(config, prepared, time.perf_counter() - started)
     model_path = output / config["output.model"]
@@ -98,6 +108,7 @@ def _fit(
     stored: Checkpoint | None,
     progress: Progress | None,
     stop: StopRequest | None,
+    holdout_source: Source | None = None,
 ) -> tuple[Engine, CostLog]:
     """The engine trained to its end, from the checkpoint `stored` if given."""
     cost_log = CostLog(
@@ -106,7 +117,9 @@ def _fit(
         resume=stored.cost_log if stored else None,
     )
     checkpointer = Checkpointer(config, cost_log, PreparedSummary.of(prepared), stop)
-    engine = Engine(config, prepared, on_boundary=checkpointer)
+    engine = Engine(
+        config, prepared, on_boundary=checkpointer, holdout_source=holdout_source
+    )
     if stored is not None:
         engine.restore(stored.state)
     if stop is not None:
@@ -163,6 +176,7 @@ class Engine:
         config: Config,
         prepared: Prepared,
         on_boundary: Callable[[Engine, bool], None] | None = None,
+        holdout_source: Source | None = None,
     ) -> None:
         self.config = config
         self.prepared = prepared
@@ -182,6 +196,7 @@ class Engine:
         self.rng = np.random.default_rng(config["seed"])
         self.params = self._initial_params()
         self.opt_state = self.optimizer.init(len(config["data.features"]))
+        self.validation = Validation(config, prepared, self.loss, holdout_source)
         self.position = EpochPosition()
         self.monitor = Monitor()
 
@@ -227,8 +242,17 @@ class Engine:
                 self._run_epoch(source, cost_log)
             record = cost_log.end_epoch(self.epoch, self._learning_rate())
             self.monitor = self._judge_epoch(record["cost_epoch"])
+            holdout = self.validation.end_epoch(
+                self.epoch, self._model_params(), source
+            )
+            if holdout is not None:
+                cost_log.add_record(holdout)
+                if holdout["stop"]:
+                    self.monitor = replace(self.monitor, stop_reason="early_stopped")
             self.position = EpochPosition(self.position.epoch + 1)
             self._boundary(at_epoch_end=True)
+            if self.monitor.stop_reason == "early_stopped":
+                break
 
     def _judge_epoch(self, cost: float) -> Monitor:
         """The monitor after an epoch of averaged cost `cost`."""
@@ -268,7 +292,10 @@ class Engine:
             if done <= position.n_chunks_done:
                 continue
             ref = source.chunks[index]
-            chunk = decoder.decode(source.read(ref), ref)
+            table = source.read(ref)
+            chunk = self.validation.split(
+                table, ref, decoder.decode(table, ref), self.epoch
+            )
             if chunk.n_rows > 0:
                 scaled = Chunk(scaler.transform(chunk.X), chunk.y, chunk.weight)
                 block = buffer.push(scaled) if shuffle else scaled
@@ -293,6 +320,7 @@ class Engine:
         n_batches = -(-block.n_rows // batch_size)
         costs, weights = np.empty(n_batches), np.empty(n_batches)
         rows, rates = np.empty(n_batches), np.empty(n_batches)
+        penalties = np.zeros(n_batches)
         done = 0
         for start in range(0, block.n_rows, batch_size):
             stop = start + batch_size
@@ -309,6 +337,9 @@ class Engine:
             if gradient.total_weight == 0.0:
                 continue
             rate = self.schedule(self.opt_state.update_count + 1, self.epoch)
+            if self.epoch == 0:
+                # progressive validation reports the loss alone
+                penalties[done] = self.optimizer.penalty.value(self.params.weights)
             share = self._weight_share(gradient.total_weight, len(block.y[start:stop]))
             self.params, self.opt_state = self.optimizer.update(
                 gradient, self.opt_state, self.params, rate * share
@@ -320,6 +351,9 @@ class Engine:
                 self._diverged(gradient.cost, rate)
         cost_log.extend(self.epoch, costs[:done], weights[:done], rows[:done],
                         rates[:done])
+        self.validation.add_progressive(
+            self.epoch, costs[:done] - penalties[:done], weights[:done]
+        )
         self._check_explosion(cost_log)
 
     def _weight_share(self, total_weight: float, n_rows: int) -> float:
@@ -365,12 +399,17 @@ class Engine:
             "epoch_costs": epoch_costs,
             "final_cost": epoch_costs[-1] if epoch_costs else None,
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
+            **self.validation.summary(),
         }
         return TrainedModel(
             kind=config["model.type"], features=list(config["data.features"]),
             target=config["data.target"],
-            params=self.optimizer.model_params(self.params, self.opt_state),
+            params=self.validation.final_params(self._model_params()),
             scaler=prepared.scaler, stats=prepared.stats, labels=decoder.labels,
-            missing=config["data.missing"], impute_values=decoder.impute_values, training=training,
-            config=config.as_dict(),
+            missing=config["data.missing"], impute_values=decoder.impute_values,
+            training=training, config=config.as_dict(),
         )
+
+    def _model_params(self) -> LinearParams:
+        """The parameters to evaluate and write (averaged SGD: its average)."""
+        return self.optimizer.model_params(self.params, self.opt_state)

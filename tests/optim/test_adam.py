@@ -15,7 +15,7 @@ EPSILON = 1e-8
 
 
 def adam_reference(run, beta1, beta2):
-    """Bias-corrected moments m_hat, v_hat; w <- prox(w - lr m_hat/(sqrt(v_hat)+eps))."""
+    """Bias-corrected moments; w <- prox(w - lr m_hat / (sqrt(v_hat) + eps))."""
     weights, intercept = list(run["weights"]), float(run["intercept"])
     first, second = [0.0] * len(weights), [0.0] * len(weights)
     intercept_first = intercept_second = 0.0
