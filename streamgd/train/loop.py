@@ -213,7 +213,7 @@ class Engine:
         """The run's progress, frozen; consistent only at a chunk boundary."""
         return TrainState(
             self.params, self.opt_state, self.position, self.monitor,
-            self.rng.bit_generator.state,
+            self.rng.bit_generator.state, self.validation.state,
         )
 
     def restore(self, state: TrainState) -> None:
@@ -221,6 +221,8 @@ class Engine:
         self.params, self.opt_state = state.params, state.optimizer
         self.position, self.monitor = state.position, state.monitor
         self.rng.bit_generator.state = state.rng
+        if state.validation is not None:
+            self.validation.state = state.validation
 
     def _initial_params(self) -> LinearParams:
         n_features = len(self.config["data.features"])

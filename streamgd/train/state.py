@@ -73,6 +73,9 @@ class TrainState:
         position: the epoch and the place inside it.
         monitor: stopping and divergence memory.
         rng: `numpy.random.Generator.bit_generator.state` of the job's generator.
+        validation: the holdout, progressive and early-stopping memory
+            (`streamgd.validate.monitor.ValidationState`); None in older
+            checkpoints.
     """
 
     params: LinearParams
@@ -80,3 +83,4 @@ class TrainState:
     position: EpochPosition
     monitor: Monitor
     rng: dict[str, Any]
+    validation: Any = None
