@@ -184,8 +184,10 @@ class CostLog:
         return record
 
     def add_record(self, record: dict[str, Any]) -> None:
-        """Write a record of another kind (a holdout evaluation) in sequence."""
-        self._write(dict(record))
+        """Write a record of another kind (a holdout evaluation) in sequence,
+        stamped with the update count and rows seen so far."""
+        self._write({"update": self.update_count, "rows_seen": self.rows_seen,
+                     **record})
 
     def recent_cost(self, window: int = 10) -> float:
         """Weighted mean cost of the last `window` updates (nan before any)."""

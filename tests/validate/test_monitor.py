@@ -95,3 +95,13 @@ def test_early_stopping_keeps_the_best_epochs_model(noisy, tmp_path):
     assert training["best_epoch"] == best + 1
     assert len(costs) == best + 1 + 2
     assert training["holdout_cost"] == costs[best]
+
+
+def test_holdout_records_read_back_as_the_plots_holdout_curve(noisy, tmp_path):
+    """The cost-log reader accepts holdout records and plots them as "holdout"."""
+    from streamgd.report.costs import cost_series, read_cost_log
+
+    result = _train(noisy, tmp_path, validation={"holdout": 0.2, "patience": None})
+    curves = {curve.label: curve for curve in cost_series(
+        read_cost_log(result.cost_log_path))}
+    assert list(curves["holdout"].cost) == result.model.training["holdout_costs"]
