@@ -277,10 +277,21 @@ def load_config(
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{label} is not valid YAML: {error}") from None
+        raise ConfigError(_yaml_message(label, error)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{label} must be a mapping of sections, got {raw!r}")
     return make_config(raw, overrides, data_dir=data_dir, output_dir=output_dir)
+
+
+def _yaml_message(label: str, error: yaml.YAMLError) -> str:
+    """One line: where the YAML breaks (1-based line and column) and why."""
+    mark = getattr(error, "problem_mark", None)
+    where = "" if mark is None else f", line {mark.line + 1}, column {mark.column + 1}"
+    context = getattr(error, "context", None)
+    problem = getattr(error, "problem", None) or str(error)
+    reason = f"{context}: {problem}" if context else problem
+    return (f"{label}{where}: not valid YAML ({reason}); check the indentation,"
+            " brackets and quotes there")
 
 
 def make_config(

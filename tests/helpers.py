@@ -52,3 +52,23 @@ def flights_complete(columns: list[str]) -> dict[str, np.ndarray]:
     data = {name: table[name].to_numpy().astype(np.float64) for name in columns}
     complete = np.logical_and.reduce([np.isfinite(v) for v in data.values()])
     return {name: values[complete] for name, values in data.items()}
+
+
+def job(paths, features, out, target="y", **sections) -> dict:
+    """A job mapping; `section__key=value` sets a key (`optimizer__max_epochs=3`),
+    `section__sub__key` a nested one, and a bare key a top-level one (`seed=3`)."""
+    built = {"data": {"paths": [str(path) for path in paths], "features": features,
+                      "target": target},
+             "output": {"dir": str(out)}}
+    for key, value in sections.items():
+        *parents, leaf = key.split("__")
+        node = built
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return built
+
+
+def nothing_written(out: Path) -> bool:
+    """True when neither a model nor a checkpoint is in the output folder."""
+    return not (out / "model.json").exists() and not (out / "checkpoint.npz").exists()

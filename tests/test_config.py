@@ -244,7 +244,8 @@ def test_config_missing_job_file_is_named(tmp_path):
 def test_config_invalid_yaml_is_named(tmp_path):
     """A job file that is not YAML is named."""
     path = _write(tmp_path, "data: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"job\.yaml is not valid YAML"):
+    with pytest.raises(ConfigError,
+                       match=r"job\.yaml, line \d+, column \d+: not valid YAML"):
         load_config(path)
 
 

@@ -8,6 +8,7 @@ weights, all 1 when none are given), so batch sizes compare on one scale.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -17,6 +18,8 @@ class SquaredLoss:
     """l(z, y) = (z - y)^2 / 2; dl/dz = z - y. The 1/2 makes the slope the residual."""
 
     name: str = "squared"
+    # the largest d2l/dz2, which bounds a batch cost's curvature (see train.loop)
+    curvature: ClassVar[float] = 1.0
 
     def value_and_slope(
         self, z: np.ndarray, y: np.ndarray
@@ -38,6 +41,8 @@ class LogLoss:
     """
 
     name: str = "log"
+    # sigmoid(z) (1 - sigmoid(z)) is at most 1/4, at z = 0
+    curvature: ClassVar[float] = 0.25
 
     def value_and_slope(
         self, z: np.ndarray, y: np.ndarray

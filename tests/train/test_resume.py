@@ -54,7 +54,8 @@ def _outcome(out: Path):
     model = json.loads((out / "model.json").read_text())
     del model["training"]["seconds"], model["config"]["output"]["dir"]
     del model["config"]["checkpoint"]
-    records = [json.loads(line) for line in (out / "costs.jsonl").read_text().splitlines()]
+    lines = (out / "costs.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
     for record in records:
         del record["elapsed"]
     return model, records
@@ -152,7 +153,8 @@ def test_resume_without_checkpoint_trains_from_the_start(tmp_path, caplog):
     resumed = streamgd.train(job, resume=True)
     fresh = streamgd.train(job, ["output.dir=fresh"])
     assert "no checkpoint" in caplog.text
-    assert resumed.model.params.weights.tobytes() == fresh.model.params.weights.tobytes()
+    assert (resumed.model.params.weights.tobytes()
+            == fresh.model.params.weights.tobytes())
 
 
 def _stop_after_epoch(tmp_path: Path, job: Path) -> None:
@@ -210,6 +212,7 @@ def test_resume_is_exact_for_every_update_rule(tmp_path, update):
     _crash_at(job, lambda n_calls, at_epoch_end: n_calls == 31, settings)
 
     resumed = streamgd.train(job, settings, resume=True)
-    assert resumed.model.params.weights.tobytes() == whole.model.params.weights.tobytes()
+    assert (resumed.model.params.weights.tobytes()
+            == whole.model.params.weights.tobytes())
     assert resumed.model.params.intercept == whole.model.params.intercept
     assert _outcome(tmp_path / "out") == _outcome(tmp_path / "whole")
