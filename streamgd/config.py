@@ -163,7 +163,7 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.n_iter_no_change", int, 2,
           "epochs without improvement before stopping", check=_positive),
     Field("optimizer.divergence_factor", NUMBER, 1e6,
-          "diverged when the recent cost exceeds the first cost by this factor",
+          "diverged when the last 10 updates cost this factor times the first 10",
           check=_positive),
     # validation
     Field("validation.holdout", NUMBER, 0.0,

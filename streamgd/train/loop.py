@@ -34,6 +34,10 @@ from streamgd.train.prepare import Prepared, PreparedSummary, prepare
 from streamgd.train.signals import StopRequest
 from streamgd.train.state import EpochPosition, Monitor, TrainState
 from streamgd.validate import Validation
+from streamgd.train.stopping import (
+    epoch_divergence, judge_epoch, made_progress, progress_reference,
+    starting_cost,
+)
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +245,7 @@ class Engine:
         """Epochs until max_epochs or until the epoch cost stops improving."""
         while (
             self.position.epoch < self.config["optimizer.max_epochs"]
-            and self.monitor.stop_reason != "converged"
+            and self.monitor.stop_reason == "max_epochs"
         ):
             # a diverging run overflows; the explicit checks turn that into a
             # DivergenceError naming the rate, so numpy need not warn as well
@@ -260,19 +264,25 @@ class Engine:
             self._boundary(at_epoch_end=True)
             if self.monitor.stop_reason == "early_stopped":
                 break
+        if not made_progress(self.monitor):
+            log.warning(
+                "the final epoch cost %.6g is not below %s: training made no"
+                " progress; check optimizer.learning_rate (now %g)",
+                self.monitor.epoch_costs[-1], progress_reference(self.monitor),
+                self.config["optimizer.learning_rate"],
+            )
 
     def _judge_epoch(self, cost: float) -> Monitor:
-        """The monitor after an epoch of averaged cost `cost`."""
-        tol = self.config["optimizer.tol"]
-        patience = self.config["optimizer.n_iter_no_change"]
-        best, stale = self.monitor.best_cost, self.monitor.n_stale
-        # stop when the epoch cost improved by less than tol (relative)
-        stale = stale + 1 if cost > best - tol * abs(best) else 0
-        reason = "converged" if stale >= patience else self.monitor.stop_reason
-        return replace(
-            self.monitor, epoch_costs=(*self.monitor.epoch_costs, cost),
-            best_cost=min(best, cost), n_stale=stale, stop_reason=reason,
-        )
+        """The monitor after an epoch of averaged cost `cost`.
+
+        Raises:
+            DivergenceError: the epoch cost shows a blow-up (see `stopping`).
+        """
+        problem = epoch_divergence(self.monitor, cost)
+        if problem is not None:
+            self._diverged(cost, self._learning_rate(), problem)
+        return judge_epoch(self.monitor, cost, self.config["optimizer.tol"],
+                           self.config["optimizer.n_iter_no_change"])
 
     def _boundary(self, at_epoch_end: bool) -> None:
         if self.on_boundary is not None:
@@ -367,7 +377,7 @@ class Engine:
         self.validation.add_progressive(
             self.epoch, costs[:done] - penalties[:done], weights[:done]
         )
-        self._check_explosion(cost_log)
+        self._check_explosion(cost_log, costs[:done], weights[:done])
 
     def _safe_rate(
         self, squared_norms: np.ndarray, sample_weight: np.ndarray | None,
@@ -401,26 +411,35 @@ class Engine:
         """
         return total_weight / (n_rows * self.prepared.mean_weight)
 
-    def _check_explosion(self, cost_log: CostLog) -> None:
+    def _check_explosion(
+        self, cost_log: CostLog, costs: np.ndarray, weights: np.ndarray
+    ) -> None:
+        """Diverged when the last 10 updates cost `divergence_factor` times the
+        starting cost: that of the run's first updates, not of its first block,
+        which may be a whole epoch that has already blown up."""
         if not np.isfinite(self.params.weights).all():
             self._diverged(float("nan"), self._learning_rate())
-        recent = cost_log.recent_cost(10)
+        if self.monitor.first_cost is None:
+            start = starting_cost(costs, weights)
+            self.monitor = replace(self.monitor, first_cost=start)
         first = self.monitor.first_cost
         if first is None:
-            self.monitor = replace(self.monitor, first_cost=recent)
             return
+        recent = cost_log.recent_cost(10)
         factor = self.config["optimizer.divergence_factor"]
         if recent > factor * max(first, np.finfo(float).tiny):
             self._diverged(recent, self._learning_rate())
 
-    def _diverged(self, cost: float, rate: float) -> None:
+    def _diverged(self, cost: float, rate: float, problem: str | None = None) -> None:
         hint = f"lower optimizer.learning_rate (now {rate:g}; try {rate / 10:g})"
         if self.config["preprocess.scaler"] == "none":
             hint += " or set preprocess.scaler: standard"
+        start = self.monitor.first_cost
+        what = problem or (f"the cost reached {cost:.4g} (starting cost"
+                           f" {float('nan') if start is None else start:.4g})")
         raise DivergenceError(
             f"training diverged in epoch {self.epoch}, after"
-            f" {self.opt_state.update_count} updates: the cost reached {cost:.4g}"
-            f" (first cost {self.monitor.first_cost or float('nan'):.4g}); {hint}."
+            f" {self.opt_state.update_count} updates: {what}; {hint}."
             " No model was written."
         )
 

@@ -50,9 +50,12 @@ class Monitor:
         epoch_costs: the averaged cost of each finished epoch.
         best_cost: the lowest epoch cost so far (inf before the first epoch).
         n_stale: epochs in a row that improved on `best_cost` by less than tol.
-        first_cost: the recent cost after the first block of updates, the
-            reference of the divergence factor; None before it.
-        stop_reason: "max_epochs" while running or at the end, "converged".
+        first_cost: the starting cost, the weighted mean cost of the run's
+            first 10 updates (see `train.stopping`), the reference of the
+            divergence checks; None before the first update.
+        stop_reason: "max_epochs" while running or at the end, "converged"
+            (the cost settled) or "no_improvement" (it stopped improving
+            without settling).
     """
 
     epoch_costs: tuple[float, ...] = ()
