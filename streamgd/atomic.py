@@ -7,6 +7,7 @@ sees either the previous complete file or the new complete one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -106,3 +107,18 @@ class AppendFile:
             self._stream.flush()
             os.fsync(self._stream.fileno())
             self._stream.close()
+
+
+def remove_stale(path: str | Path) -> int:
+    """Delete temporary files an earlier, killed writer of `path` left; how many.
+
+    `atomic_open` removes its temporary file on any exception, but a SIGKILL or a
+    power cut leaves it (a checkpoint's is as large as the shuffle buffer). Call
+    this only when no other process writes `path`.
+    """
+    path = Path(path)
+    stale = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for temporary in stale:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return len(stale)

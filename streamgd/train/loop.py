@@ -18,8 +18,9 @@ from typing import Any, Callable
 import numpy as np
 
 from streamgd.config import Config
+from streamgd.atomic import remove_stale
 from streamgd.checkpoint import Checkpoint
-from streamgd.errors import ConfigError, DivergenceError
+from streamgd.errors import CheckpointError, ConfigError, DivergenceError
 from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -29,7 +30,9 @@ from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
 from streamgd.train.costlog import CostLog, Progress
-from streamgd.train.checkpoints import Checkpointer, load_for_resume
+from streamgd.train.checkpoints import (
+    Checkpointer, checkpoint_path, load_for_resume,
+)
 from streamgd.train.prepare import Prepared, PreparedSummary, prepare
 from streamgd.train.signals import StopRequest
 from streamgd.train.state import EpochPosition, Monitor, TrainState
@@ -79,6 +82,8 @@ def train(
     output = Path(config["output.dir"])
     stored = load_for_resume(config) if resume else None
     check_writable(output)
+    for path in (output / config["output.model"], checkpoint_path(config)):
+        remove_stale(path)
     plan = column_plan(config)
     source = open_source(config, plan)
     holdout_source = None
@@ -115,11 +120,7 @@ def _fit(
     holdout_source: Source | None = None,
 ) -> tuple[Engine, CostLog]:
     """The engine trained to its end, from the checkpoint `stored` if given."""
-    cost_log = CostLog(
-        Path(config["output.dir"]) / config["output.cost_log"],
-        config["output.log_every"], progress,
-        resume=stored.cost_log if stored else None,
-    )
+    cost_log = _open_cost_log(config, progress, stored)
     checkpointer = Checkpointer(config, cost_log, PreparedSummary.of(prepared), stop)
     engine = Engine(
         config, prepared, on_boundary=checkpointer, holdout_source=holdout_source
@@ -140,6 +141,26 @@ def _fit(
             stop.armed = False
         cost_log.close()
     return engine, cost_log
+
+
+def _open_cost_log(
+    config: Config, progress: Progress | None, stored: Checkpoint | None
+) -> CostLog:
+    """The run's cost log, continued from the checkpoint's length if resuming.
+
+    Raises:
+        CheckpointError: the partial log a resumed run continues is gone or
+            shorter than the checkpoint recorded.
+    """
+    path = Path(config["output.dir"]) / config["output.cost_log"]
+    try:
+        return CostLog(path, config["output.log_every"], progress,
+                       resume=stored.cost_log if stored else None)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"cannot continue the cost log of the checkpoint: {error}; train"
+            " without --resume to start over"
+        ) from None
 
 
 def check_writable(folder: Path) -> None:

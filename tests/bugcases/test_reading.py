@@ -62,10 +62,10 @@ def test_b01_late_text_in_a_number_column_names_file_column_row_line(tmp_path):
     assert nothing_written(out)
 
 
-def _quoted_newlines_csv(path, n):
+def _quoted_newlines_csv(path, n, every=100):
     """b03: every 100th row has a quoted note holding a newline and a comma."""
     x = np.arange(n) % 10
-    rows = [f'{x[i]},"ab\ncd, ""quoted""",{2 * x[i] + 1}' if i % 100 == 0
+    rows = [f'{x[i]},"ab\ncd, ""quoted""",{2 * x[i] + 1}' if i % every == 0
             else f"{x[i]},ok,{2 * x[i] + 1}" for i in range(n)]
     path.write_text("x1,note,y\n" + "\n".join(rows) + "\n")
 
@@ -80,6 +80,20 @@ def test_b03_quoted_newlines_across_blocks_keep_the_row_count(tmp_path,
         [tmp_path / "quoted.csv"], ["x1"], tmp_path / "out",
         data__csv__block_size=BLOCK, optimizer__max_epochs=2,
         data__csv__newlines_in_values=newlines_in_values))
+    assert result.model.training["rows"] == 4000
+
+
+def test_b03_block_ending_inside_quotes_is_an_error_naming_the_option(tmp_path):
+    """b03: when a block ends inside a quoted value the job stops, naming the file
+    and the option that reads it; with the option set, every row is counted."""
+    path = tmp_path / "dense.csv"
+    _quoted_newlines_csv(path, 4000, every=2)
+    settings = dict(data__csv__block_size=777, optimizer__max_epochs=1)
+    with pytest.raises(DataError, match=r"dense.csv: cannot parse CSV.*"
+                                        r"data.csv.newlines_in_values: true"):
+        streamgd.train(job([path], ["x1"], tmp_path / "out", **settings))
+    result = streamgd.train(job([path], ["x1"], tmp_path / "out", **settings,
+                                data__csv__newlines_in_values=True))
     assert result.model.training["rows"] == 4000
 
 

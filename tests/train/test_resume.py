@@ -216,3 +216,13 @@ def test_resume_is_exact_for_every_update_rule(tmp_path, update):
             == whole.model.params.weights.tobytes())
     assert resumed.model.params.intercept == whole.model.params.intercept
     assert _outcome(tmp_path / "out") == _outcome(tmp_path / "whole")
+
+
+def test_resume_refuses_when_the_partial_cost_log_is_gone(tmp_path):
+    """A checkpoint whose growing cost log was deleted is refused, with the way
+    to start over."""
+    job = _job(tmp_path, optimizer__max_epochs=2)
+    _stop_after_epoch(tmp_path, job)
+    (tmp_path / "out/.costs.jsonl.partial").unlink()
+    with pytest.raises(CheckpointError, match=r"cost log .*without --resume"):
+        streamgd.train(job, resume=True)
