@@ -58,6 +58,12 @@ def _decay_factor(value: Any) -> str | None:
     return None if 0 < value <= 1 else "must be in (0, 1]"
 
 
+def _scheduler_address(value: Any) -> str | None:
+    if value.startswith(("tcp://", "tls://", "inproc://")):
+        return None
+    return "must be a dask scheduler address such as tcp://127.0.0.1:8786"
+
+
 def _string_list(value: Any) -> str | None:
     if all(isinstance(item, str) for item in value):
         return None
@@ -126,7 +132,10 @@ FIELDS: tuple[Field, ...] = (
           "logistic: [negative, positive] label values; default from the data",
           nullable=True),
     # optimizer
-    Field("optimizer.method", str, "sgd", "training engine", choices=("sgd",)),
+    Field("optimizer.method", str, "sgd",
+          "training engine: streaming SGD, full-batch passes over dask partitions,"
+          " or SGD epochs then an L-BFGS polish",
+          choices=("sgd", "batch", "sgd+batch")),
     Field("optimizer.learning_rate", NUMBER, 0.05, "initial learning rate",
           check=_positive),
     Field("optimizer.update", str, "sgd",
@@ -185,6 +194,29 @@ FIELDS: tuple[Field, ...] = (
     Field("validation.tol", NUMBER, 1e-4,
           "relative holdout improvement that counts for early stopping",
           check=_non_negative),
+    # full-batch engine (optimizer.method: batch or sgd+batch)
+    Field("fullbatch.solver", str, "lbfgs",
+          "full-batch method: fixed-rate gradient descent, gradient descent with a"
+          " backtracking line search, or L-BFGS (needs scipy)",
+          choices=("gd", "linesearch", "lbfgs")),
+    Field("fullbatch.learning_rate", NUMBER, 0.1,
+          "gd: the fixed step; linesearch: the first trial step", check=_positive),
+    Field("fullbatch.max_iter", int, 100, "full-batch iterations at most",
+          check=_positive),
+    Field("fullbatch.tol", NUMBER, 1e-8,
+          "stop when the gradient norm, or the relative cost change of an"
+          " iteration, falls below this", check=_non_negative),
+    # dask: where the full-batch passes run
+    Field("dask.scheduler", str, None,
+          "null: dask's threaded scheduler in this process; tcp://HOST:PORT:"
+          " an existing dask cluster", check=_scheduler_address, nullable=True),
+    Field("dask.workers", int, None,
+          "start a local cluster of this many worker processes on 127.0.0.1",
+          check=_positive, nullable=True),
+    Field("dask.cache", str, "auto",
+          "keep decoded partitions in worker memory between passes: when they"
+          " fit in half of it (auto), never, or always",
+          choices=("auto", "never", "always")),
     # shuffle
     Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
     Field("shuffle.buffer_rows", int, 100_000,
@@ -428,6 +460,11 @@ def _check_across_fields(config: Config) -> None:
         )
     if config["validation.key"] is not None and config["validation.holdout"] == 0:
         raise ConfigError("validation.key needs validation.holdout > 0")
+    if config["dask.scheduler"] is not None and config["dask.workers"] is not None:
+        raise ConfigError(
+            "dask.scheduler and dask.workers are both set: connect to an existing"
+            " cluster or start a local one, not both"
+        )
     if config["data.csv.column_names"] is None and not config["data.csv.header"]:
         raise ConfigError("data.csv.header is false: give data.csv.column_names")
 

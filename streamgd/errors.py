@@ -55,6 +55,13 @@ class DataError(StreamgdError, ValueError):
         self.reason = message
         super().__init__(self._locate() + message)
 
+    def __reduce__(self):
+        # the fields are keyword-only: default pickling would rebuild the error
+        # from its located message alone, and a dask worker's error would lose them
+        fields = {"file": self.file, "column": self.column, "row": self.row,
+                  "line": self.line}
+        return (_rebuild_data_error, (type(self), self.reason, fields))
+
     def _locate(self) -> str:
         parts = []
         if self.column is not None:
@@ -67,6 +74,12 @@ class DataError(StreamgdError, ValueError):
         if self.line is not None:
             where += f" (line {self.line})"
         return f"{where}: " if where else ""
+
+
+def _rebuild_data_error(
+    kind: type[DataError], reason: str, fields: dict
+) -> DataError:
+    return kind(reason, **fields)
 
 
 class SchemaError(DataError):

@@ -181,6 +181,22 @@ def open_csv(
     return _open(path, path, plan, options)
 
 
+def csv_blocks(
+    path: str, plan: ColumnPlan, options: CsvOptions
+) -> Iterator[pa.RecordBatch]:
+    """The file's blocks in order, parsed with no cache (one block in memory).
+
+    Used where a whole file is one unit of work (the full-batch engine's
+    partitions); a skipped empty file yields nothing. Conversion errors name the
+    row, as in `CsvSource`.
+    """
+    reader = open_csv(path, plan, options)
+    if reader is None:
+        return
+    with reader:
+        yield from _batches(reader, path, plan, options)
+
+
 def _open(
     source: str | _LineCounter, path: str, plan: ColumnPlan, options: CsvOptions,
     as_text: bool = False,

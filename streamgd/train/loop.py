@@ -78,6 +78,11 @@ def train(
             checkpoint is removed).
         TrainingInterrupted: stopped by `stop`, after writing a checkpoint.
     """
+    if config["optimizer.method"] != "sgd":
+        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch)
+        from streamgd.fullbatch import train_fullbatch
+
+        return train_fullbatch(config, progress)
     started = time.perf_counter()
     output = Path(config["output.dir"])
     stored = load_for_resume(config) if resume else None

@@ -121,21 +121,42 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         if needs_classes:
             collect_classes(table.column(plan.target), plan.target, classes, ref)
         chunk = decoder.decode(table, ref, with_target=False)
-        stats = _update(stats, chunk, ref, features)
+        stats = update_statistics(stats, chunk, ref, features)
         if chunk.weight is not None and chunk.n_rows:
             mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
         if report is not None:
             report(n_rows + n_dropped)
 
-    if needs_classes:
+    files = sorted({ref.file for ref in source.chunks})
+    return finish_preparation(
+        config, decoder, stats, classes if needs_classes else None, n_rows,
+        n_dropped, files, mean_weight,
+    )
+
+
+def finish_preparation(
+    config: Config, decoder: Decoder, stats: RunningStats, classes: set[Key] | None,
+    n_rows: int, n_dropped: int, files: list[str], mean_weight: float = 1.0,
+) -> Prepared:
+    """What a statistics pass learned, made ready for training.
+
+    Sets the decoder's labels (from the classes seen, when given) and impute
+    values, reports constant columns, fits the scaler. Shared by the streaming
+    engine and the full-batch engine, whose pass runs in dask tasks.
+
+    Raises:
+        DataError: too few classes, or no row left to train on.
+    """
+    features = decoder.features
+    if classes is not None:
         decoder.labels = LabelMap.from_classes(
-            classes, config["model.classes"], plan.target
+            set(classes), config["model.classes"], decoder.plan.target
         )
     if n_rows == 0:
         raise DataError(
             f"no rows to train on ({n_dropped} dropped for missing values)",
-            file=", ".join(sorted({ref.file for ref in source.chunks})) or None,
+            file=", ".join(files) or None,
         )
     if config["data.missing"] == "impute":
         decoder.impute_values = np.where(stats.count > 0, stats.mean, 0.0)
@@ -167,9 +188,10 @@ def _running_mean(
     return mean + (chunk_mean - mean) * (chunk.n_rows / (n_before + chunk.n_rows))
 
 
-def _update(
+def update_statistics(
     stats: RunningStats, chunk: Chunk, ref: ChunkRef, features: list[str]
 ) -> RunningStats:
+    """`stats` extended by a decoded chunk; an overflow becomes a located error."""
     try:
         return stats.update(chunk.X)
     except StatisticsOverflow as overflow:

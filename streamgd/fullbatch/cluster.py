@@ -1,0 +1,88 @@
+"""Where the passes run: dask's threaded scheduler, a local cluster, or a remote one.
+
+    dask.scheduler: null, dask.workers: null   threads of this process (no set-up)
+    dask.workers: N                            a LocalCluster of N worker processes
+                                               on 127.0.0.1, closed with the job
+    dask.scheduler: tcp://HOST:PORT            a client of an existing cluster,
+                                               which is left running
+
+The data files must be readable at the same paths from every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import dask
+import psutil
+
+from streamgd.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class Cluster:
+    """Computes dask values on the job's scheduler.
+
+    Args:
+        client: a `distributed.Client`, or None for the threaded scheduler.
+    """
+
+    def __init__(self, client: Any | None = None) -> None:
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return "threads" if self.client is None else str(self.client.scheduler.address)
+
+    def compute(self, value: Any) -> Any:
+        """The value of one dask object."""
+        if self.client is None:
+            (result,) = dask.compute(value, scheduler="threads")
+            return result
+        return self.client.compute(value).result()
+
+    def persist(self, values: list[Any]) -> list[Any]:
+        """The values computed and kept in worker memory, as dask objects."""
+        if self.client is None:
+            return list(dask.persist(*values, scheduler="threads"))
+        return list(self.client.persist(values))
+
+    def memory_bytes(self) -> int:
+        """Memory the workers may use: their limits, or what this machine has free."""
+        if self.client is None:
+            return int(psutil.virtual_memory().available)
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        limits = [worker.get("memory_limit") or 0 for worker in workers]
+        if not all(limits):
+            return int(psutil.virtual_memory().available)
+        return int(sum(limits))
+
+
+@contextmanager
+def open_cluster(config: Config) -> Iterator[Cluster]:
+    """The job's scheduler for the duration of a run; see the module docstring."""
+    address, workers = config["dask.scheduler"], config["dask.workers"]
+    if address is None and workers is None:
+        yield Cluster()
+        return
+
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        with Client(address, set_as_default=False) as client:
+            log.info("connected to the dask cluster at %s", address)
+            yield Cluster(client)
+        return
+    # one thread per worker process: numpy and pyarrow release the GIL, but a
+    # count of processes is what the job asked for
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
+                     dashboard_address=None) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        log.info("started a local dask cluster of %d workers at %s", workers,
+                 cluster.scheduler_address)
+        yield Cluster(client)

@@ -1,0 +1,305 @@
+"""The full-batch engine: statistics pass and solver iterations over dask partitions.
+
+    optimizer.method: batch       statistics pass (dask) -> solver iterations,
+                                  each one or more gradient passes (dask)
+    optimizer.method: sgd+batch   the streaming engine's statistics pass and SGD
+                                  epochs -> solver iterations from its weights
+
+Same data section, preprocessing, model file and cost log as the streaming
+engine. In the cost log each iterate of the solver, the start (iteration 0)
+included, is one update followed by an "epoch" record whose `cost_epoch` is the
+full-data cost there; after SGD epochs the iterations continue their numbering.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dask import delayed
+
+from streamgd.config import Config
+from streamgd.fullbatch.cluster import Cluster, open_cluster
+from streamgd.fullbatch.objective import Evaluation, Objective, as_params, as_theta
+from streamgd.fullbatch.partitions import (
+    Partition, list_partitions, partition_reader,
+)
+from streamgd.fullbatch.passes import (
+    GradientSums, ScaledData, Summary, chunk_sums, merge_all, merge_summaries,
+    partition_sums, summarize, tree_reduce,
+)
+from streamgd.fullbatch.solvers import (
+    SolverResult, gradient_descent, lbfgs, line_search_descent,
+)
+from streamgd.model.linear import LinearParams, Loss
+from streamgd.model.losses import LOSSES
+from streamgd.model.penalties import Penalty
+from streamgd.model.saved import TrainedModel
+from streamgd.normalize import RunningStats
+from streamgd.readers import ColumnPlan, column_plan, open_source
+from streamgd.train.costlog import CostLog, Progress
+from streamgd.train.loop import Engine, TrainResult
+from streamgd.train.prepare import Prepared, decoder_for, finish_preparation, prepare
+
+log = logging.getLogger(__name__)
+
+
+def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainResult:
+    """Run a job whose optimizer.method is batch or sgd+batch; see the module doc.
+
+    Raises:
+        NotImplementedError: L-BFGS with an L1 or elastic-net penalty.
+        DataError: bad input (nothing is written).
+        DivergenceError: fixed-rate descent blew up (no model is written).
+    """
+    started = time.perf_counter()
+    check_supported(config)
+    output = Path(config["output.dir"])
+    plan = column_plan(config)
+    with open_cluster(config) as cluster:
+        if config["optimizer.method"] == "sgd+batch":
+            run = _sgd_epochs(config, plan, progress)
+        else:
+            prepared = statistics_pass(config, cluster, plan)
+            run = _Run(prepared, _open_cost_log(config, progress))
+        try:
+            _polish(config, cluster, plan, run)
+        finally:
+            run.cost_log.close()
+
+    model = _model(config, run, time.perf_counter() - started)
+    model_path = output / config["output.model"]
+    model.save(model_path)
+    cost_log_path = output / config["output.cost_log"]
+    return TrainResult(model, model_path, cost_log_path, run.cost_log.records)
+
+
+def check_supported(config: Config) -> None:
+    """Refuse combinations the engine does not handle, before any data is read."""
+    penalty = config["model.penalty"]
+    if config["fullbatch.solver"] == "lbfgs" and penalty in ("l1", "elasticnet"):
+        raise NotImplementedError(
+            f"fullbatch.solver: lbfgs with model.penalty: {penalty} (L-BFGS needs"
+            " a smooth cost); choose fullbatch.solver: linesearch, which applies"
+            " the L1 part as a proximal step, or model.penalty: l2"
+        )
+
+
+@dataclass
+class _Run:
+    """The state of one job across its phases."""
+
+    prepared: Prepared
+    cost_log: CostLog
+    params: LinearParams | None = None
+    sgd: Engine | None = None
+    result: SolverResult | None = None
+    n_passes: int = 0
+    cached: bool = False
+    iteration_costs: list[float] = field(default_factory=list)
+
+
+def statistics_pass(config: Config, cluster: Cluster, plan: ColumnPlan) -> Prepared:
+    """Checks, labels, counts and feature statistics in one pass of dask tasks.
+
+    Raises:
+        DataError: a bad value (file, column, row), too few classes, no rows.
+    """
+    partitions = list_partitions(config, plan)
+    reader = partition_reader(config, plan)
+    decoder = decoder_for(config, plan)
+    needs_classes = config["model.type"] == "logistic" and not plan.target_numeric
+    parts = [
+        delayed(summarize, pure=False)(reader, decoder, needs_classes, partition)
+        for partition in partitions
+    ]
+    empty = Summary(RunningStats.empty(len(decoder.features)))
+    merge = partial(merge_summaries, decoder.features)
+    summary: Summary = cluster.compute(tree_reduce(parts, merge, empty))
+    log.info("statistics pass over %d partitions on %s", len(partitions), cluster.name)
+    files = sorted({partition.file for partition in partitions})
+    classes = set(summary.classes) if needs_classes else None
+    # the mean sample weight, which the SGD engine's steps are scaled by
+    mean_weight = 1.0
+    if config["data.weight"] is not None and summary.n_rows:
+        mean_weight = summary.weight_sum / summary.n_rows
+    return finish_preparation(config, decoder, summary.stats, classes,
+                              summary.n_rows, summary.n_dropped, files, mean_weight)
+
+
+class Passes:
+    """Gradient passes over the partitions, from the files or from worker memory.
+
+    Args:
+        cache: True to decode and scale every partition once and keep it in
+            worker memory; False to read each partition from its file per pass.
+    """
+
+    def __init__(
+        self, cluster: Cluster, data: ScaledData, partitions: list[Partition],
+        loss: Loss, cache: bool,
+    ) -> None:
+        self.cluster = cluster
+        self.data = data
+        self.partitions = partitions
+        self.loss = loss
+        self.cached: list[Any] | None = None
+        if cache:
+            loads = [delayed(data.load, pure=False)(part) for part in partitions]
+            self.cached = cluster.persist(loads)
+
+    def __call__(self, params: LinearParams) -> GradientSums:
+        """The gradient sums over all rows at `params`: one pass."""
+        if self.cached is not None:
+            parts = [delayed(chunk_sums, pure=False)(chunk, params, self.loss)
+                     for chunk in self.cached]
+        else:
+            parts = [
+                delayed(partition_sums, pure=False)(self.data, part, params, self.loss)
+                for part in self.partitions
+            ]
+        empty = GradientSums.empty(len(params.weights))
+        return self.cluster.compute(tree_reduce(parts, merge_all, empty))
+
+    def release(self) -> None:
+        """Drop the cached partitions from worker memory."""
+        self.cached = None
+
+
+def use_cache(config: Config, cluster: Cluster, prepared: Prepared) -> bool:
+    """Whether to keep partitions in memory: dask.cache, or for `auto` whether
+    the decoded rows (float64 features, target, weight) fit in half of it."""
+    mode = config["dask.cache"]
+    if mode != "auto":
+        return mode == "always"
+    n_columns = len(config["data.features"]) + 2
+    needed = 8 * n_columns * prepared.n_rows
+    available = cluster.memory_bytes()
+    log.info("partitions need %d bytes decoded; workers have %d", needed, available)
+    return needed <= available // 2
+
+
+def _sgd_epochs(config: Config, plan: ColumnPlan, progress: Progress | None) -> _Run:
+    """The streaming engine's statistics pass and epochs (optimizer.* keys)."""
+    source = open_source(config, plan)
+    try:
+        prepared = prepare(config, source, plan)
+        run = _Run(prepared, _open_cost_log(config, progress))
+        run.sgd = Engine(config, prepared)
+        try:
+            run.sgd.fit(source, run.cost_log)
+        except BaseException:
+            run.cost_log.close()
+            raise
+    finally:
+        source.close()
+    run.params = run.sgd.params
+    return run
+
+
+def _polish(config: Config, cluster: Cluster, plan: ColumnPlan, run: _Run) -> None:
+    """Solver iterations from run.params (or the initial weights)."""
+    prepared = run.prepared
+    data = ScaledData(partition_reader(config, plan), prepared.decoder,
+                      prepared.scaler)
+    run.cached = use_cache(config, cluster, prepared)
+    passes = Passes(cluster, data, list_partitions(config, plan),
+                    LOSSES[config["model.type"]], run.cached)
+    objective = Objective(passes, _penalty(config), _free(config, prepared))
+    first_epoch = 0 if run.sgd is None else run.sgd.epoch
+    report = partial(_report, run, first_epoch)
+    theta = as_theta(run.params or _initial_params(config, prepared))
+    try:
+        run.result = _solve(config, objective, theta, report)
+    finally:
+        passes.release()
+        run.n_passes = objective.n_passes
+    run.params = as_params(run.result.theta)
+
+
+def _solve(
+    config: Config, objective: Objective, theta: np.ndarray, report: Any
+) -> SolverResult:
+    solver = config["fullbatch.solver"]
+    max_iter, tol = config["fullbatch.max_iter"], config["fullbatch.tol"]
+    rate = config["fullbatch.learning_rate"]
+    if solver == "gd":
+        return gradient_descent(objective, theta, rate, max_iter, tol, report,
+                                config["optimizer.divergence_factor"])
+    if solver == "linesearch":
+        return line_search_descent(objective, theta, rate, max_iter, tol, report)
+    return lbfgs(objective, theta, max_iter, tol, report)
+
+
+def _report(run: _Run, first_epoch: int, iteration: int, evaluation: Evaluation,
+            step: float) -> None:
+    """One cost-log update and epoch record per solver iteration."""
+    epoch = first_epoch + iteration
+    run.cost_log.extend(
+        epoch, np.array([evaluation.cost]), np.array([evaluation.total_weight]),
+        np.array([float(evaluation.n_rows)]), np.array([step]),
+    )
+    run.cost_log.end_epoch(epoch, step)
+    run.iteration_costs.append(evaluation.cost)
+
+
+def _penalty(config: Config) -> Penalty:
+    return Penalty.of(config["model.penalty"], config["model.alpha"],
+                      config["model.l1_ratio"])
+
+
+def _free(config: Config, prepared: Prepared) -> np.ndarray:
+    """Coordinates the solvers may move: non-constant weights, the intercept."""
+    return np.append(~prepared.stats.constant, config["model.fit_intercept"])
+
+
+def _initial_params(config: Config, prepared: Prepared) -> LinearParams:
+    """Zero weights, or seeded normal ones (constant features held at 0)."""
+    n_features = len(config["data.features"])
+    weights = np.zeros(n_features)
+    if config["model.init"] == "random":
+        rng = np.random.default_rng(config["seed"])
+        weights = rng.normal(0.0, config["model.init_scale"], n_features)
+        weights[prepared.stats.constant] = 0.0
+    return LinearParams(weights, 0.0)
+
+
+def _open_cost_log(config: Config, progress: Progress | None) -> CostLog:
+    output = Path(config["output.dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    return CostLog(output / config["output.cost_log"], config["output.log_every"],
+                   progress)
+
+
+def _model(config: Config, run: _Run, seconds: float) -> TrainedModel:
+    """The trained model with its training summary (an epoch is a data pass)."""
+    prepared, result, sgd = run.prepared, run.result, run.sgd
+    assert result is not None and run.params is not None  # set by _polish
+    sgd_epochs = 0 if sgd is None else sgd.epoch
+    sgd_updates = 0 if sgd is None else sgd.opt_state.update_count
+    training = {
+        "method": config["optimizer.method"], "solver": config["fullbatch.solver"],
+        "epochs": sgd_epochs + run.n_passes,
+        "updates": sgd_updates + result.iterations,
+        "iterations": result.iterations, "passes": run.n_passes,
+        "cached": run.cached,
+        "rows": prepared.n_rows, "rows_dropped": prepared.n_dropped,
+        "epoch_costs": [] if sgd is None else sgd.epoch_costs,
+        "iteration_costs": run.iteration_costs,
+        "final_cost": result.evaluation.cost,
+        "gradient_norm": float(np.linalg.norm(result.evaluation.gradient)),
+        "stop_reason": result.stop_reason, "seconds": round(seconds, 3),
+    }
+    decoder = prepared.decoder
+    return TrainedModel(
+        kind=config["model.type"], features=list(config["data.features"]),
+        target=config["data.target"], params=run.params, scaler=prepared.scaler,
+        stats=prepared.stats, labels=decoder.labels, missing=config["data.missing"],
+        impute_values=decoder.impute_values, training=training,
+        config=config.as_dict(),
+    )

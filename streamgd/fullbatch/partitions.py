@@ -1,0 +1,119 @@
+"""Partitions: the units of work of a full-batch pass, read inside dask tasks.
+
+    Parquet   one partition per row group (its length is known from the footer)
+    CSV       one partition per file, parsed block by block inside the task (its
+              length is unknown until it has been read)
+
+The client reads only Parquet footers (to list row groups and check schemas) and
+file sizes; the rows themselves are read by the task that owns the partition,
+with the job's columns only. A task holds one row group or one CSV block at a
+time, so memory per worker is bounded by the partition's block size, whatever the
+data size. A `Partition` and a `PartitionReader` are small frozen values, cheap to
+send to a worker.
+
+Known gap: a single large CSV file is one partition, so its passes run on one
+worker; split it into several files (or convert it to Parquet) to spread them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from streamgd.config import Config
+from streamgd.errors import DataError
+from streamgd.readers import (
+    ChunkRef, ColumnPlan, CsvOptions, csv_options, resolve_files,
+)
+from streamgd.readers.csv import csv_blocks
+from streamgd.readers.files import skip_empty
+from streamgd.readers.parquet import ParquetSource
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Where one partition lives.
+
+    Attributes:
+        file: path of the data file.
+        format: `parquet` or `csv`.
+        row_group: the Parquet row group; None for a whole CSV file.
+        n_rows: rows in the partition, or None when unknown before reading.
+    """
+
+    file: str
+    format: str
+    row_group: int | None = None
+    first_row: int = 0
+    n_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class PartitionReader:
+    """Reads the job's columns of a partition, one Arrow table at a time."""
+
+    plan: ColumnPlan
+    csv: CsvOptions
+
+    def tables(self, partition: Partition) -> Iterator[tuple[ChunkRef, pa.Table]]:
+        """(reference, table) of each block of the partition, in row order.
+
+        The references carry the file and first row, so a decoding error names
+        the row inside the file; CSV references carry no line numbers (the task
+        does not count lines), so such errors name rows only.
+        """
+        if partition.format == "parquet":
+            yield self._row_group(partition)
+            return
+        first_row = 0
+        blocks = csv_blocks(partition.file, self.plan, self.csv)
+        for index, batch in enumerate(blocks):
+            ref = ChunkRef(partition.file, index, first_row, batch.num_rows)
+            first_row += batch.num_rows
+            yield ref, pa.Table.from_batches([batch])
+
+    def _row_group(self, partition: Partition) -> tuple[ChunkRef, pa.Table]:
+        ref = ChunkRef(partition.file, partition.row_group or 0, partition.first_row,
+                       partition.n_rows or 0)
+        # no pre-buffering: it holds every range read in memory (see readers.parquet)
+        try:
+            with pq.ParquetFile(partition.file, pre_buffer=False) as parquet:
+                table = parquet.read_row_group(ref.index, columns=self.plan.names)
+        except (pa.ArrowInvalid, OSError) as error:
+            raise DataError(
+                f"cannot read row group {ref.index} ({error}); was the file"
+                " changed or removed while training?", file=partition.file,
+            ) from None
+        return ref, table
+
+
+def list_partitions(config: Config, plan: ColumnPlan) -> list[Partition]:
+    """The job's partitions, in file order; see the module docstring.
+
+    Raises:
+        DataError: a path that matches nothing, a file that is not Parquet, a
+            0-byte file under `data.empty_files: error`.
+        SchemaError: a Parquet file without a planned column, or with text where
+            numbers are expected (CSV files are checked by their tasks).
+    """
+    files = resolve_files(config["data.paths"], config["data.format"])
+    if files[0].format == "parquet":
+        source = ParquetSource(files, plan, config["data.empty_files"])
+        source.close()
+        return [
+            Partition(ref.file, "parquet", ref.index, ref.first_row, ref.n_rows)
+            for ref in source.chunks
+        ]
+    return [
+        Partition(file.path, "csv")
+        for file in files
+        if not skip_empty(file.path, config["data.empty_files"])
+    ]
+
+
+def partition_reader(config: Config, plan: ColumnPlan) -> PartitionReader:
+    """The reader of the job's partitions."""
+    return PartitionReader(plan, csv_options(config))

@@ -1,0 +1,18 @@
+"""A dask LocalCluster on 127.0.0.1, started and stopped by the tests that use it."""
+
+import pytest
+
+
+@pytest.fixture(scope="package")
+def local_cluster():
+    """Two in-process workers of one thread each, reached over TCP on 127.0.0.1.
+
+    In-process workers start in a fraction of a second; the tasks still travel
+    through the scheduler as they would to a remote cluster.
+    """
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      host="127.0.0.1", protocol="tcp",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
