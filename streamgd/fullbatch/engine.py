@@ -289,7 +289,7 @@ def _model(config: Config, run: _Run, seconds: float) -> TrainedModel:
         "iterations": result.iterations, "passes": run.n_passes,
         "cached": run.cached,
         "rows": prepared.n_rows, "rows_dropped": prepared.n_dropped,
-        "epoch_costs": [] if sgd is None else sgd.epoch_costs,
+        "epoch_costs": [] if sgd is None else list(sgd.monitor.epoch_costs),
         "iteration_costs": run.iteration_costs,
         "final_cost": result.evaluation.cost,
         "gradient_norm": float(np.linalg.norm(result.evaluation.gradient)),
