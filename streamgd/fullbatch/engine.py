@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from dask import delayed
 
 from streamgd.config import Config
+from streamgd.errors import DivergenceError
 from streamgd.fullbatch.cluster import Cluster, open_cluster
 from streamgd.fullbatch.objective import Evaluation, Objective, as_params, as_theta
 from streamgd.fullbatch.partitions import (
@@ -43,7 +45,7 @@ from streamgd.model.saved import TrainedModel
 from streamgd.normalize import RunningStats
 from streamgd.readers import ColumnPlan, column_plan, open_source
 from streamgd.train.costlog import CostLog, Progress
-from streamgd.train.loop import Engine, TrainResult
+from streamgd.train.loop import Engine, TrainResult, check_writable
 from streamgd.train.prepare import Prepared, decoder_for, finish_preparation, prepare
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
     started = time.perf_counter()
     check_supported(config)
     output = Path(config["output.dir"])
+    check_writable(output)
     plan = column_plan(config)
     with open_cluster(config) as cluster:
         if config["optimizer.method"] == "sgd+batch":
@@ -67,16 +70,28 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
         else:
             prepared = statistics_pass(config, cluster, plan)
             run = _Run(prepared, _open_cost_log(config, progress))
-        try:
+        with _closed_on_error(run.cost_log):
             _polish(config, cluster, plan, run)
-        finally:
-            run.cost_log.close()
 
     model = _model(config, run, time.perf_counter() - started)
     model_path = output / config["output.model"]
     model.save(model_path)
-    cost_log_path = output / config["output.cost_log"]
-    return TrainResult(model, model_path, cost_log_path, run.cost_log.records)
+    run.cost_log.commit()
+    return TrainResult(model, model_path, run.cost_log.path, run.cost_log.records)
+
+
+@contextmanager
+def _closed_on_error(cost_log: CostLog) -> Iterator[None]:
+    """On an error the cost log is closed: renamed into place after a divergence
+    (to be read), left under its partial name otherwise (as the SGD engine does)."""
+    try:
+        yield
+    except DivergenceError:
+        cost_log.commit()
+        raise
+    except BaseException:
+        cost_log.close()
+        raise
 
 
 def check_supported(config: Config) -> None:
@@ -191,11 +206,8 @@ def _sgd_epochs(config: Config, plan: ColumnPlan, progress: Progress | None) -> 
         prepared = prepare(config, source, plan)
         run = _Run(prepared, _open_cost_log(config, progress))
         run.sgd = Engine(config, prepared)
-        try:
+        with _closed_on_error(run.cost_log):
             run.sgd.fit(source, run.cost_log)
-        except BaseException:
-            run.cost_log.close()
-            raise
     finally:
         source.close()
     run.params = run.sgd.params
@@ -271,7 +283,6 @@ def _initial_params(config: Config, prepared: Prepared) -> LinearParams:
 
 def _open_cost_log(config: Config, progress: Progress | None) -> CostLog:
     output = Path(config["output.dir"])
-    output.mkdir(parents=True, exist_ok=True)
     return CostLog(output / config["output.cost_log"], config["output.log_every"],
                    progress)
 

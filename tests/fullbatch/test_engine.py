@@ -188,6 +188,8 @@ def test_gd_divergence_raises_and_writes_no_model(regression, tmp_path):
     with pytest.raises(DivergenceError, match="fullbatch.learning_rate"):
         streamgd.train(job)
     assert not (tmp_path / "model.json").exists()
+    # the log of the diverging run is kept, to be read
+    assert (tmp_path / "costs.jsonl").read_text().count('"kind": "epoch"') >= 2
 
 
 def test_lbfgs_with_l1_is_not_implemented(regression, tmp_path):
@@ -259,7 +261,7 @@ def test_bad_value_is_located_from_a_worker(regression, tmp_path, local_cluster)
     with pytest.raises(SchemaError, match=r"'x2' of .*b.csv, row 4.*'oops'") as info:
         streamgd.train(job)
     assert (info.value.column, info.value.row) == ("x2", 4)
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out/model.json").exists()
 
 
 def test_data_error_keeps_its_location_through_pickling():
