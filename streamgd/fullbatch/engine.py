@@ -203,7 +203,7 @@ def _sgd_epochs(config: Config, plan: ColumnPlan, progress: Progress | None) -> 
     """The streaming engine's statistics pass and epochs (optimizer.* keys)."""
     source = open_source(config, plan)
     try:
-        prepared = prepare(config, source, plan)
+        prepared = prepare(config, source, plan, progress)
         run = _Run(prepared, _open_cost_log(config, progress))
         run.sgd = Engine(config, prepared)
         with _closed_on_error(run.cost_log):
