@@ -3,12 +3,14 @@
 import pytest
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def local_cluster():
     """Two in-process workers of one thread each, reached over TCP on 127.0.0.1.
 
     In-process workers start in a fraction of a second; the tasks still travel
-    through the scheduler as they would to a remote cluster.
+    through the scheduler as they would to a remote cluster. Module scope: the
+    cluster's threads draw from the `random` module, which hypothesis reports as
+    a flaky strategy if they are still running during a property test.
     """
     from distributed import LocalCluster
 
