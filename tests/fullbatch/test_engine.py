@@ -199,6 +199,14 @@ def test_lbfgs_with_l1_is_not_implemented(regression, tmp_path):
         streamgd.train(job)
 
 
+def test_validation_holdout_is_not_implemented(tmp_path):
+    """A holdout is refused rather than silently trained on."""
+    job = _job([tmp_path / "nothing-here.parquet"], tmp_path,
+               validation__holdout=0.1)
+    with pytest.raises(NotImplementedError, match="validation.holdout"):
+        streamgd.train(job)
+
+
 def test_sgd_then_lbfgs_polish(regression, tmp_path):
     """sgd+batch runs SGD epochs, then L-BFGS from their weights to the optimum."""
     folder, X, y = regression
