@@ -77,8 +77,9 @@ class Normalized(Hooks):
         weights = np.where(grown, params.weights * ratio, params.weights)
 
         # accumulate the rows' normalized squared norms
-        inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
-        norms = ((X * inverse) ** 2).sum(axis=1) + float(self.fit_intercept)
+        # x / s, not x * (1 / s): 1 / s overflows for a subnormal scale
+        ratios = np.divide(X, scale, out=np.zeros_like(X), where=scale > 0)
+        norms = (ratios**2).sum(axis=1) + float(self.fit_intercept)
         if sample_weight is None:
             rows, mass = float(len(norms)), float(norms.sum())
         else:

@@ -45,8 +45,10 @@ def normalized_reference(run):
             if not run["active"][i]:
                 continue
             squares[i] += g * g
-            if scale[i] > 0 and squares[i] > 0:
-                rate = overall / (scale[i] * math.sqrt(squares[i]))
+            # undefined (no step) while s_i sqrt(G_i) is 0, underflow included
+            denominator = scale[i] * math.sqrt(squares[i])
+            if denominator > 0:
+                rate = overall / denominator
                 weights[i] = soft_threshold(weights[i] - rate * g, rate * run["l1"])
         g = step["intercept"]
         intercept_square += g * g
