@@ -271,3 +271,28 @@ def test_bugcase_errors_write_nothing(tmp_path):
         streamgd.train(job([path], ["x1"], tmp_path / "out",
                            checkpoint__every_updates=1))
     assert nothing_written(tmp_path / "out")
+
+
+def test_b29_same_seed_same_checkpoint(b29_data):
+    """b29: two seed-11 runs stopped at the same chunk boundary write the same
+    checkpoint: every array bit for bit, every number equal (seconds aside)."""
+    from streamgd.checkpoint import load_checkpoint
+    from streamgd.checkpoint.codec import encode
+
+    _with_weight_column(b29_data)
+    stored = []
+    for out in ("first", "second"):
+        mapping = _b29_job(b29_data, out)
+        mapping["checkpoint"] = {"every_updates": 1}
+        _crash_at_job(mapping, lambda n_calls, _: n_calls == 5)
+        checkpoint = load_checkpoint(b29_data / out / "checkpoint.npz")
+        arrays = {}
+        tree = encode((checkpoint.state, checkpoint.cost_log), "c", arrays)
+        del tree["tuple"][1]["fields"]["elapsed"]
+        stored.append((tree, arrays))
+    (first_tree, first_arrays), (second_tree, second_arrays) = stored
+    assert first_tree == second_tree
+    assert first_arrays.keys() == second_arrays.keys()
+    assert "c.0.position.held.X" in first_arrays
+    for name, array in first_arrays.items():
+        assert array.tobytes() == second_arrays[name].tobytes(), name
