@@ -302,9 +302,7 @@ def load_config(
         label = "the embedded default job"
     else:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"job file {path} does not exist")
-        text, data_dir = path.read_text(), path.resolve().parent
+        text, data_dir = _read_job(path), path.resolve().parent
         output_dir, label = data_dir, str(path)
     try:
         raw = yaml.safe_load(text) or {}
@@ -324,6 +322,27 @@ def _yaml_message(label: str, error: yaml.YAMLError) -> str:
     reason = f"{context}: {problem}" if context else problem
     return (f"{label}{where}: not valid YAML ({reason}); check the indentation,"
             " brackets and quotes there")
+
+
+def _read_job(path: Path) -> str:
+    if path.is_dir():
+        raise ConfigError(
+            f"job file {path} is a folder; give the YAML job file inside it"
+        )
+    if not path.is_file():
+        raise ConfigError(f"job file {path} does not exist")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"job file {path}, line {line}: byte {error.object[error.start]:#x}"
+            " is not UTF-8; save the file as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"job file {path} cannot be read ({error.strerror or error})"
+        ) from None
 
 
 def make_config(
@@ -467,6 +486,29 @@ def _check_across_fields(config: Config) -> None:
         )
     if config["data.csv.column_names"] is None and not config["data.csv.header"]:
         raise ConfigError("data.csv.header is false: give data.csv.column_names")
+    _check_output_names(config)
+    delimiter = config["data.csv.delimiter"]
+    if len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise ConfigError(
+            f"data.csv.delimiter must be one character other than a quote or a"
+            f" line break, got {delimiter!r}"
+        )
+
+
+def _check_output_names(config: Config) -> None:
+    # plain names: a separator or '..' would write outside output.dir
+    for path in ("output.model", "output.cost_log"):
+        name = config[path]
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise ConfigError(
+                f"{path} must be a plain file name inside output.dir, got"
+                f" {name!r}; set output.dir to write elsewhere"
+            )
+    if config["output.model"] == config["output.cost_log"]:
+        raise ConfigError(
+            f"output.model and output.cost_log are both {config['output.model']!r};"
+            " the model would overwrite the cost log: give them different names"
+        )
 
 
 def _resolve_paths(tree: dict[str, Any], data_dir: Path, output_dir: Path) -> None:
