@@ -20,6 +20,11 @@ from streamgd.model.saved import TrainedModel, load_model
 from streamgd.train import TrainResult
 from streamgd.train.costlog import Progress
 
+# load the submodule streamgd.predict now: a first import sets the package's
+# attribute `predict` to the module, and done lazily inside `predict()` below it
+# replaced that function, so a second `streamgd.predict(...)` call failed
+from streamgd import predict as _prediction  # noqa: E402 (after its imports)
+
 __all__ = [
     "CheckpointError", "TrainingInterrupted", "Config", "ConfigError", "DataError", "DivergenceError", "ModelFileError",
     "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
@@ -73,13 +78,9 @@ def _paths(data: str | Path | list[str | Path]) -> list[str]:
 def predict(model: TrainedModel | str | Path, data: str | Path | list,
             out: str | Path) -> int:
     """Stream predictions for `data` into `out` (.parquet or .csv); rows written."""
-    from streamgd.predict import predict_file
-
-    return predict_file(_model(model), _paths(data), out)
+    return _prediction.predict_file(_model(model), _paths(data), out)
 
 
 def evaluate(model: TrainedModel | str | Path, data: str | Path | list):
     """Metrics of a model on labelled data, streamed (see `predict.Evaluation`)."""
-    from streamgd.predict import evaluate as run
-
-    return run(_model(model), _paths(data))
+    return _prediction.evaluate(_model(model), _paths(data))

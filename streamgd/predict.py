@@ -22,7 +22,9 @@ from streamgd.atomic import atomic_open
 from streamgd.config import make_config
 from streamgd.errors import ConfigError
 from streamgd.model.saved import TrainedModel
+from streamgd.outputs import check_file_target, check_not_input
 from streamgd.readers import ColumnPlan, open_source
+from streamgd.readers.files import resolve_files
 from streamgd.readers.decode import Chunk, Decoder
 
 
@@ -57,8 +59,13 @@ def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
 
     Rows with a missing feature get a null prediction unless the model imputes.
     Returns the number of rows written.
+
+    Raises:
+        ConfigError: `out` is a folder, cannot be written, or is an input file.
     """
-    out = Path(out)
+    out = check_file_target(out, "--out")
+    inputs = resolve_files(paths, model.config["data"].get("format", "auto"))
+    check_not_input(out, [*paths, *(file.path for file in inputs)], "--out")
     fmt = "csv" if out.suffix.lower() in (".csv", ".txt") else "parquet"
     missing = "impute" if model.missing == "impute" else "drop"
     schema = _prediction_schema(model)

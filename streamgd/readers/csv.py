@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from streamgd.errors import DataError, SchemaError
+from streamgd.outputs import check_folder
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
 from streamgd.readers.files import DataFile, skip_empty
 
@@ -64,7 +65,7 @@ class CsvSource:
         self.options = options
         self.chunks: list[ChunkRef] = []
         if cache_dir is not None:
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+            check_folder(cache_dir, "data.cache_dir")
         self._folder = tempfile.mkdtemp(prefix="streamgd-csv-", dir=cache_dir)
         self._cache_paths: dict[str, str] = {}
         try:

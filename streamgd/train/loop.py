@@ -9,7 +9,6 @@ Memory is bounded by one chunk plus the shuffle buffer, whatever the data size.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 from streamgd.config import Config
 from streamgd.atomic import remove_stale
 from streamgd.checkpoint import Checkpoint
-from streamgd.errors import CheckpointError, ConfigError, DivergenceError
+from streamgd.errors import CheckpointError, DivergenceError
 from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -29,6 +28,7 @@ from streamgd.optim import Schedule, make_optimizer
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
+from streamgd.outputs import check_folder, check_job_outputs
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.checkpoints import (
     Checkpointer, checkpoint_path, load_for_resume,
@@ -86,7 +86,7 @@ def train(
     started = time.perf_counter()
     output = Path(config["output.dir"])
     stored = load_for_resume(config) if resume else None
-    check_writable(output)
+    check_job_outputs(config)
     for path in (output / config["output.model"], checkpoint_path(config)):
         remove_stale(path)
     plan = column_plan(config)
@@ -174,15 +174,7 @@ def check_writable(folder: Path) -> None:
     Raises:
         ConfigError: it cannot be created or written to (before any data is read).
     """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ConfigError(
-            f"output.dir {folder} is not writable ({error.strerror or error});"
-            " choose another folder with output.dir or fix its permissions"
-        ) from None
+    check_folder(folder, "output.dir")
 
 
 class Engine:
