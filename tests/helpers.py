@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+from hypothesis import settings
 
 FLIGHTS = Path(__file__).resolve().parents[1] / "streamgd/data/flights.parquet"
 FLIGHT_FEATURES = ["dep_delay", "distance", "air_time", "hour", "month"]
@@ -72,3 +77,36 @@ def job(paths, features, out, target="y", **sections) -> dict:
 def nothing_written(out: Path) -> bool:
     """True when neither a model nor a checkpoint is in the output folder."""
     return not (out / "model.json").exists() and not (out / "checkpoint.npz").exists()
+
+
+@contextmanager
+def scratch_folder():
+    """A temporary folder for one hypothesis example (tmp_path is per test)."""
+    with tempfile.TemporaryDirectory(prefix="streamgd-test-") as folder:
+        yield Path(folder)
+
+
+@contextmanager
+def recorded_batches():
+    """Record (X, y, sample weight) of every batch gradient the engine takes.
+
+    Yields the list the records are appended to, in training order; the arrays
+    are copies, so later changes to the engine's blocks cannot alter them.
+    """
+    # by module name: the attribute streamgd.train is the function train()
+    loop = importlib.import_module("streamgd.train.loop")
+    records: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    original = loop.batch_gradient
+
+    def spy(X, y, sample_weight, *args, **kwargs):
+        weight = None if sample_weight is None else sample_weight.copy()
+        records.append((X.copy(), y.copy(), weight))
+        return original(X, y, sample_weight, *args, **kwargs)
+
+    with mock.patch.object(loop, "batch_gradient", spy):
+        yield records
+
+
+# properties that train a model per example run a third of the profile's
+# examples: each costs a job (files, statistics pass, epochs, model file)
+END_TO_END = settings(max_examples=max(5, settings().max_examples // 3))

@@ -7,7 +7,12 @@ arrived whole, once, and where it came from.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -194,3 +199,148 @@ def gradient_runs(draw, max_features: int = 4, max_steps: int = 6) -> dict:
     return {"weights": vector(n_features), "intercept": draw(value),
             "active": active, "l1": draw(st.sampled_from([0.0, 0.0, 0.3])),
             "fit_intercept": draw(st.booleans()), "steps": steps}
+
+
+# ---------------------------------------------------------------- tables on disk
+
+# Arrow types a feature column may have; booleans and float32 are read from
+# Parquet as numbers, see `csv_copy` for their CSV form
+FEATURE_TYPES = (
+    pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint32(),
+    pa.float32(), pa.float64(), pa.bool_(),
+)
+
+
+def _values(arrow_type: pa.DataType) -> st.SearchStrategy:
+    """Python values of an Arrow type, extremes included, never NaN or inf."""
+    if pa.types.is_boolean(arrow_type):
+        return st.booleans()
+    if pa.types.is_floating(arrow_type):
+        width = 32 if arrow_type == pa.float32() else 64
+        return st.floats(allow_nan=False, allow_infinity=False, width=width)
+    info = np.iinfo(arrow_type.to_pandas_dtype())
+    extremes = st.sampled_from([int(info.min), int(info.max), 0, 2**53 + 1])
+    in_range = extremes.filter(lambda value: info.min <= value <= info.max)
+    return st.one_of(in_range, st.integers(int(info.min), int(info.max)))
+
+
+@st.composite
+def column(draw, arrow_type: pa.DataType, n_rows: int, nulls: bool) -> pa.Array:
+    """An Arrow array of `n_rows` values of `arrow_type`, with nulls if asked."""
+    values = draw(st.lists(_values(arrow_type), min_size=n_rows, max_size=n_rows))
+    mask = None
+    if nulls:
+        mask = np.array(draw(st.lists(st.booleans(), min_size=n_rows,
+                                      max_size=n_rows)), dtype=bool)
+    return pa.array(values, type=arrow_type, mask=mask)
+
+
+@st.composite
+def tables(
+    draw, max_rows: int = 40, nulls: bool = True, weighted: bool | None = None,
+    moderate: bool = False,
+) -> pa.Table:
+    """Tables of feature columns x0, x1, ..., a float64 target y, maybe a weight w.
+
+    Features have any of `FEATURE_TYPES`; with `moderate`, every feature is a
+    float64 of magnitude at most 10 (for tests that train on the table). The
+    target is a finite float64 in [-1e3, 1e3]; the weight, if any, a float64 in
+    [0, 10]. With `nulls`, any feature, target or weight value may be null.
+    """
+    n_rows = draw(st.integers(0, max_rows))
+    n_features = draw(st.integers(1, 3))
+    use_nulls = nulls and draw(st.booleans())
+    columns = {}
+    for j in range(n_features):
+        kind = pa.float64() if moderate else draw(st.sampled_from(FEATURE_TYPES))
+        if moderate:
+            values = draw(st.lists(st.floats(-10, 10), min_size=n_rows,
+                                   max_size=n_rows))
+            columns[f"x{j}"] = pa.array(values, pa.float64())
+        else:
+            columns[f"x{j}"] = draw(column(kind, n_rows, use_nulls))
+    target = draw(st.lists(st.floats(-1e3, 1e3), min_size=n_rows, max_size=n_rows))
+    columns["y"] = pa.array(target, pa.float64())
+    if weighted or (weighted is None and draw(st.booleans())):
+        weight = draw(st.lists(st.floats(0, 10), min_size=n_rows, max_size=n_rows))
+        columns["w"] = pa.array(weight, pa.float64())
+    return pa.table(columns)
+
+
+def features_of(table: pa.Table) -> list[str]:
+    """The feature column names of a table drawn from `tables`."""
+    return [name for name in table.column_names if name.startswith("x")]
+
+
+def csv_copy(table: pa.Table) -> pa.Table:
+    """The table as its CSV copy holds it: booleans as 1/0, float32 as float64.
+
+    CSV text has no types. pyarrow writes a boolean as `true`, which streamgd's
+    CSV reader refuses in a numeric column, and a float32 in its shortest float32
+    form (0.1 for the float32 nearest 0.1), which reads back as another float64
+    than Parquet's exact widening; the copy therefore writes the values a
+    Parquet reader sees.
+    """
+    columns = {}
+    for name, values in zip(table.column_names, table.columns):
+        if pa.types.is_boolean(values.type):
+            values = values.cast(pa.int8())
+        elif values.type == pa.float32():
+            values = values.cast(pa.float64())
+        columns[name] = values
+    return pa.table(columns)
+
+
+def write_copies(
+    table: pa.Table, folder: Path, row_group_size: int, block_size: int
+) -> tuple[Path, Path, int]:
+    """Write `table` as data.parquet and data.csv under `folder`.
+
+    Returns the two paths and a CSV block size, in bytes, at least
+    `block_size` and large enough for the file's longest line (pyarrow cannot
+    parse a row longer than its block).
+    """
+    parquet_path, csv_path = folder / "data.parquet", folder / "data.csv"
+    pq.write_table(table, parquet_path, row_group_size=max(row_group_size, 1))
+    pa_csv.write_csv(csv_copy(table), csv_path)
+    longest = max(len(line) for line in csv_path.read_bytes().splitlines())
+    return parquet_path, csv_path, max(block_size, 2 * longest + 2)
+
+
+@st.composite
+def layouts(draw) -> dict:
+    """How to store one table: format, files, row-group rows or CSV block bytes.
+
+    `cuts` are fractions of the rows where one file ends and the next begins
+    (0 to 2 of them, empty files included).
+    """
+    return {
+        "format": draw(st.sampled_from(["parquet", "csv"])),
+        "cuts": sorted(draw(st.lists(st.floats(0, 1), max_size=2))),
+        "row_group_size": draw(st.integers(1, 16)),
+        "block_size": draw(csv_block_sizes()),
+    }
+
+
+def write_layout(table: pa.Table, folder: Path, layout: dict) -> dict:
+    """Write `table` under `folder` as `layout` says; return the job's data keys.
+
+    Files are named part-0, part-1, ... so that the folder lists them in order.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = [0, *(round(cut * table.num_rows) for cut in layout["cuts"]),
+              table.num_rows]
+    longest = 0
+    for number, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+        part = table.slice(start, stop - start)
+        path = folder / f"part-{number}.{layout['format']}"
+        if layout["format"] == "parquet":
+            pq.write_table(part, path, row_group_size=layout["row_group_size"])
+        else:
+            pa_csv.write_csv(csv_copy(part), path)
+            lines = path.read_bytes().splitlines()
+            longest = max(longest, *(len(line) for line in lines))
+    keys = {"paths": str(folder)}
+    if layout["format"] == "csv":
+        keys["csv"] = {"block_size": max(layout["block_size"], 2 * longest + 2)}
+    return keys
