@@ -74,9 +74,8 @@ def central_differences(cost, params: LinearParams) -> np.ndarray:
         bump = np.zeros_like(theta)
         bump[k] = STEP
         up, down = theta + bump, theta - bump
-        gradient[k] = (
-            cost(LinearParams(up[:-1], up[-1])) - cost(LinearParams(down[:-1], down[-1]))
-        ) / (2 * STEP)
+        rise = cost(LinearParams(up[:-1], up[-1]))
+        gradient[k] = (rise - cost(LinearParams(down[:-1], down[-1]))) / (2 * STEP)
     return gradient
 
 

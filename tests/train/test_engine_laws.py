@@ -90,7 +90,8 @@ def textbook_per_row(X, y, weight, settings) -> tuple[np.ndarray, float]:
             t += 1
             rate = share * _rate(optimizer, t, epoch)
             z = X[i] @ weights + intercept
-            slope = z - y[i] if model["type"] == "linear" else 1 / (1 + np.exp(-z)) - y[i]
+            prediction = z if model["type"] == "linear" else 1 / (1 + np.exp(-z))
+            slope = prediction - y[i]
             moved = soft_threshold(weights - rate * (slope * X[i] + l2 * weights),
                                    rate * l1)
             weights = np.where(active, moved, weights)
