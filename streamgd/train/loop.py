@@ -439,6 +439,12 @@ class Engine:
             self._diverged(float("nan"), self._learning_rate())
         if self.monitor.first_cost is None:
             start = starting_cost(costs, weights)
+            # at least the zero model's cost over all the data: opening rows
+            # fitted (nearly) exactly, as sorted data or a run of zero targets
+            # give, made the starting cost 0 or 1e-276 and every ordinary
+            # cost after them a "divergence"
+            if start is not None:
+                start = max(start, self.prepared.baseline_cost)
             self.monitor = replace(self.monitor, first_cost=start)
         first = self.monitor.first_cost
         if first is None:

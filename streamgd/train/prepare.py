@@ -39,6 +39,9 @@ class Prepared:
         mean_weight: mean sample weight of the rows kept; 1.0 when unweighted.
             The engine scales each step by its batch's weight over that of an
             average batch, so that sample weights count at any batch size.
+        baseline_cost: the cost of the all-zero model over the rows kept
+            (weighted mean of y^2 / 2 for the squared loss, log 2 for the log
+            loss); the least scale the divergence checks compare costs with.
     """
 
     decoder: Decoder
@@ -48,6 +51,7 @@ class Prepared:
     n_dropped: int
     constant: list[str]
     mean_weight: float = 1.0
+    baseline_cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,13 +119,17 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
     stats, classes = RunningStats.empty(len(features)), set()
     n_rows = n_dropped = 0
     mean_weight = 1.0
+    squares = np.zeros(2)  # sum of s * y^2 / 2 and of s, for the baseline cost
+    linear = config["model.type"] == "linear"
     report = getattr(progress, "statistics_rows", None)
     for ref in source.chunks:
         table = source.read(ref)
         if needs_classes:
             collect_classes(table.column(plan.target), plan.target, classes, ref)
-        chunk = decoder.decode(table, ref, with_target=False)
+        chunk = decoder.decode(table, ref, with_target=linear)
         stats = update_statistics(stats, chunk, ref, features)
+        if linear:
+            squares += _half_squares(chunk)
         if chunk.weight is not None and chunk.n_rows:
             mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
@@ -166,9 +174,22 @@ def finish_preparation(
     if n_dropped:
         log.info("dropped %d rows with missing values", n_dropped)
     scaler = Scaler.fit(config["preprocess.scaler"], stats)
+    baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
     return Prepared(
-        decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight
+        decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight,
+        float(baseline),
     )
+
+
+def _half_squares(chunk: Chunk) -> np.ndarray:
+    """[sum of s * y^2 / 2, sum of s] over a chunk; s = 1 without weights.
+
+    A target beyond 1e154 makes the sum infinite: the baseline is then no
+    bound at all, and only the non-finite checks watch for divergence.
+    """
+    weight = np.ones(chunk.n_rows) if chunk.weight is None else chunk.weight
+    with np.errstate(over="ignore"):
+        return np.array([0.5 * weight @ np.square(chunk.y), weight.sum()])
 
 
 def _running_mean(

@@ -51,8 +51,9 @@ class Monitor:
         best_cost: the lowest epoch cost so far (inf before the first epoch).
         n_stale: epochs in a row that improved on `best_cost` by less than tol.
         first_cost: the starting cost, the weighted mean cost of the run's
-            first 10 updates (see `train.stopping`), the reference of the
-            divergence checks; None before the first update.
+            first 10 updates (see `train.stopping`) or, if larger, the zero
+            model's cost over the data (`Prepared.baseline_cost`), the
+            reference of the divergence checks; None before the first update.
         stop_reason: "max_epochs" while running or at the end, "converged"
             (the cost settled) or "no_improvement" (it stopped improving
             without settling).

@@ -192,3 +192,23 @@ def test_train_sample_weights_count_at_small_batch_sizes(tmp_path, batch_size):
     unweighted, _, _ = least_squares(x[:, None], y)
     assert abs(slope - expected[0]) < 0.1 < abs(slope - unweighted[0])
     assert intercept == pytest.approx(expected[1], abs=0.1)
+
+
+@pytest.mark.parametrize("opening", [0.0, 1e-138])
+def test_train_opening_rows_fitted_exactly_are_not_divergence(tmp_path, opening):
+    """Regression: opening rows the zero model fits (nearly) exactly made the
+    starting cost 0 or 1e-276, and the first ordinary cost a "divergence".
+
+    Found by the per-row textbook and Parquet/CSV batch properties; the starting
+    cost is now at least the zero model's cost over all the data.
+    """
+    y = np.full(40, opening)
+    y[30:] = 1.0
+    write_parquet(tmp_path / "data.parquet", {"x": np.zeros(40), "y": y},
+                  row_group_size=12)
+    result = streamgd.train(_job(
+        [tmp_path / "data.parquet"], ["x"], out=tmp_path / "out",
+        preprocess__scaler="none", optimizer__batch_size=1,
+        optimizer__max_epochs=2, shuffle__enabled=False))
+    assert result.model.training["updates"] == 80
+    assert 0.0 < result.model.params.intercept < 1.0
