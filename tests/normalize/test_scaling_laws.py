@@ -93,14 +93,21 @@ def test_trained_model_predicts_the_same_in_both_units(method, problem):
                                atol=1e-12 * terms.max())
 
 
-@pytest.mark.parametrize("method", ["standard", "minmax", "maxabs"])
+# min-max and max-abs leave the columns uncentred, so descent needs over a
+# thousand epochs there: slow runs, outside the default suite
+@pytest.mark.parametrize("method", [
+    "standard",
+    pytest.param("minmax", marks=pytest.mark.slow),
+    pytest.param("maxabs", marks=pytest.mark.slow),
+])
 def test_trained_model_at_the_optimum_is_the_raw_least_squares_fit(
     method, tmp_path
 ):
     """Full-batch descent on scaled inputs converges to raw least squares.
 
     The columns differ in unit by 500 times: unscaled, a rate stable for one is
-    500 ** 2 times too slow for the other.
+    500 ** 2 times too slow for the other. tol 1e-15 stops the run once the
+    cost no longer moves (min-max needs about 1,300 epochs, standard 55).
     """
     rng = np.random.default_rng(5)
     X = rng.normal(size=(200, 2)) * [5.0, 0.01] + [3.0, -0.02]
@@ -111,7 +118,7 @@ def test_trained_model_at_the_optimum_is_the_raw_least_squares_fit(
         "data": {"paths": str(tmp_path / "data.parquet"), "features": ["x0", "x1"],
                  "target": "y"},
         "preprocess": {"scaler": method},
-        "optimizer": {"batch_size": 200, "max_epochs": 800, "tol": 1e-15,
+        "optimizer": {"batch_size": 200, "max_epochs": 1500, "tol": 1e-15,
                       "n_iter_no_change": 3,
                       "schedule": "constant", "learning_rate": 1.0},
         "shuffle": {"enabled": False}, "output": {"dir": str(tmp_path / "out")},
