@@ -137,15 +137,17 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
             report(n_rows + n_dropped)
 
     files = sorted({ref.file for ref in source.chunks})
+    baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
     return finish_preparation(
         config, decoder, stats, classes if needs_classes else None, n_rows,
-        n_dropped, files, mean_weight,
+        n_dropped, files, mean_weight, float(baseline),
     )
 
 
 def finish_preparation(
     config: Config, decoder: Decoder, stats: RunningStats, classes: set[Key] | None,
     n_rows: int, n_dropped: int, files: list[str], mean_weight: float = 1.0,
+    baseline_cost: float = 0.0,
 ) -> Prepared:
     """What a statistics pass learned, made ready for training.
 
@@ -174,10 +176,9 @@ def finish_preparation(
     if n_dropped:
         log.info("dropped %d rows with missing values", n_dropped)
     scaler = Scaler.fit(config["preprocess.scaler"], stats)
-    baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
     return Prepared(
         decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight,
-        float(baseline),
+        baseline_cost,
     )
 
 
