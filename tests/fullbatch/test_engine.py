@@ -315,3 +315,35 @@ def test_config_scheduler_and_workers_are_exclusive():
     with pytest.raises(ConfigError, match="not both"):
         streamgd.load_config(None, ["dask.scheduler=tcp://127.0.0.1:8786",
                                     "dask.workers=2"])
+
+
+@pytest.mark.slow
+def test_dask_workers_starts_and_stops_a_local_cluster(regression, tmp_path):
+    """dask.workers: 1 runs the passes in a worker process, closed afterwards."""
+    import threading
+
+    folder, X, y = regression
+    before = threading.active_count()
+    result = streamgd.train(_job([folder / "parquet"], tmp_path, dask__workers=1,
+                                 dask__cache="never"))
+    expected_weights, expected_intercept, _ = least_squares(X, y)
+    expected = np.append(expected_weights, expected_intercept)
+    assert _relative_error(_coefficients(result), expected) < 1e-6
+    assert threading.active_count() <= before + 1
+
+
+@pytest.mark.parametrize("cache", ["never", "always"])
+def test_cluster_cache_modes_agree(regression, tmp_path, local_cluster, cache):
+    """On a cluster, cached and re-read partitions give the threaded model."""
+    folder, _, _ = regression
+    fixed = {"fullbatch__solver": "gd", "fullbatch__max_iter": 5,
+             "fullbatch__learning_rate": 0.3}
+    with pytest.warns(ConvergenceWarning):
+        threaded = streamgd.train(_job([folder / "parquet"], tmp_path / "threads",
+                                       **fixed))
+        clustered = streamgd.train(_job([folder / "parquet"], tmp_path / cache,
+                                        dask__scheduler=local_cluster,
+                                        dask__cache=cache, **fixed))
+    assert clustered.model.training["cached"] == (cache == "always")
+    np.testing.assert_array_equal(clustered.model.params.weights,
+                                  threaded.model.params.weights)
