@@ -79,10 +79,28 @@ def open_cluster(config: Config) -> Iterator[Cluster]:
     # one thread per worker process: numpy and pyarrow release the GIL, but a
     # count of processes is what the job asked for
     with (
+        _cluster_chatter_silenced(),
         LocalCluster(n_workers=workers, threads_per_worker=1, host="127.0.0.1",
-                     dashboard_address=None) as cluster,
+                     dashboard_address="127.0.0.1:0") as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
         log.info("started a local dask cluster of %d workers at %s", workers,
                  cluster.scheduler_address)
         yield Cluster(client)
+
+
+@contextmanager
+def _cluster_chatter_silenced() -> Iterator[None]:
+    """Keep distributed's INFO records (workers starting and closing) out of the
+    job's log while a local cluster lives and closes.
+
+    LocalCluster silences them itself but restores the level before it closes,
+    so its shutdown would print a dozen lines after every job.
+    """
+    logger = logging.getLogger("distributed")
+    old_level = logger.level
+    logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(old_level)
