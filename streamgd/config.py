@@ -21,6 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from streamgd.errors import ConfigError
+from streamgd.jobyaml import load_yaml
 
 Check = Callable[[Any], str | None]
 
@@ -305,7 +306,7 @@ def load_config(
         text, data_dir = _read_job(path), path.resolve().parent
         output_dir, label = data_dir, str(path)
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = load_yaml(text) or {}
     except yaml.YAMLError as error:
         raise ConfigError(_yaml_message(label, error)) from None
     if not isinstance(raw, dict):
@@ -395,7 +396,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if key not in FIELD_BY_PATH:
         raise ConfigError(_unknown_key_message(key))
     try:
-        return key, yaml.safe_load(value)
+        return key, load_yaml(value)
     except yaml.YAMLError as error:
         raise ConfigError(f"override {text!r}: value is not YAML: {error}") from None
 
