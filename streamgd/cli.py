@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log messages (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bar")
     parser.add_argument("--version", action="version",
                         version=f"streamgd {streamgd.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -160,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("job", nargs="?", help="YAML job (default: embedded flights job)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a job key, e.g. --set optimizer.batch_size=1")
-    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     train.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
                        help="draw the cost plot at the end (default: cost.png"
                        " beside the cost log); needs matplotlib")
@@ -205,7 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     config.add_argument("--keys", action="store_true", help="list every job key")
     config.set_defaults(run=_config)
+    for command in commands.choices.values():
+        _add_common_options(command)
     return parser
+
+
+def _add_common_options(command: argparse.ArgumentParser) -> None:
+    """-v and -q after the command as well (`streamgd train -v`).
+
+    SUPPRESS: a subcommand that was not given them keeps what came before it.
+    """
+    command.add_argument("-v", "--verbose", action="count",
+                         default=argparse.SUPPRESS, help="more log messages")
+    command.add_argument("-q", "--quiet", action="store_true",
+                         default=argparse.SUPPRESS, help="no progress bar")
 
 
 class _MessageHandler(logging.StreamHandler):
