@@ -126,7 +126,10 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         table = source.read(ref)
         if needs_classes:
             collect_classes(table.column(plan.target), plan.target, classes, ref)
-        chunk = decoder.decode(table, ref, with_target=linear)
+        # a numeric target is decoded, so NaN, inf and overflow fail here
+        chunk = decoder.decode(table, ref, with_target=not needs_classes)
+        if linear:
+            check_target_magnitude(chunk, ref, plan.target)
         stats = update_statistics(stats, chunk, ref, features)
         if linear:
             squares += _half_squares(chunk)
@@ -168,8 +171,10 @@ def finish_preparation(
             f"no rows to train on ({n_dropped} dropped for missing values)",
             file=", ".join(files) or None,
         )
+    _check_weights_not_all_zero(config, mean_weight, files)
     if config["data.missing"] == "impute":
-        decoder.impute_values = np.where(stats.count > 0, stats.mean, 0.0)
+        _check_every_feature_has_values(stats, features, files)
+        decoder.impute_values = stats.mean.copy()
     constant = [name for name, flag in zip(features, stats.constant) if flag]
     for name in constant:
         log.warning("feature %r is constant: left unscaled, weight held at 0", name)
@@ -230,3 +235,51 @@ def update_statistics(
             " rescale the column before training (divide it by a power of ten)",
             file=ref.file, column=features[overflow.feature], row=row, line=line,
         ) from None
+
+
+# the squared loss (prediction - target)^2 / 2 overflows float64 near 1.3e154;
+# a margin leaves room for the prediction and the batch sums
+TARGET_LIMIT = 1e150
+
+
+def check_target_magnitude(chunk: Chunk, ref: ChunkRef, target: str) -> None:
+    """Refuse a regression target whose squared loss would overflow float64.
+
+    Raises:
+        NonFiniteValueError: naming the file, column, row and line.
+    """
+    too_large = np.abs(chunk.y) > TARGET_LIMIT
+    if not too_large.any():
+        return
+    index = int(np.argmax(too_large))
+    row = ref.first_row + (index if chunk.kept is None else int(chunk.kept[index]))
+    line = None if ref.first_line is None else ref.first_line + row - ref.first_row
+    raise NonFiniteValueError(
+        f"target {float(chunk.y[index])!r} is beyond {TARGET_LIMIT:g}: its"
+        " squared loss overflows float64; rescale the target (divide it by a"
+        " power of ten)",
+        file=ref.file, column=target, row=row, line=line,
+    )
+
+
+def _check_weights_not_all_zero(
+    config: Config, mean_weight: float, files: list[str]
+) -> None:
+    if config["data.weight"] is not None and mean_weight == 0.0:
+        raise DataError(
+            "every sample weight is 0, so no row counts and nothing can be"
+            " learned; check the weight column or unset data.weight",
+            file=", ".join(files) or None, column=config["data.weight"],
+        )
+
+
+def _check_every_feature_has_values(
+    stats: RunningStats, features: list[str], files: list[str]
+) -> None:
+    empty = [name for name, count in zip(features, stats.count) if count == 0]
+    if empty:
+        raise DataError(
+            "no value at all (every row is missing), so data.missing: impute"
+            " has no mean to fill in; remove the column from data.features",
+            file=", ".join(files) or None, column=", ".join(empty),
+        )

@@ -1,0 +1,61 @@
+"""The statistics pass refuses targets, weights and columns training cannot use."""
+
+import numpy as np
+import pytest
+
+import streamgd
+from streamgd.errors import DataError, NonFiniteValueError
+from tests.helpers import write_csv, write_parquet
+
+
+def _job(path, tmp_path, **data):
+    return {"data": {"paths": [str(path)], "features": ["x1", "x2"], "target": "y",
+                     **data},
+            "optimizer": {"max_epochs": 1},
+            "output": {"dir": str(tmp_path / "out")}}
+
+
+def _columns(n=50):
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    return {"x1": x1, "x2": x2, "y": x1 - x2}
+
+
+@pytest.mark.parametrize("value, match", [
+    (np.nan, "value nan is not finite"),
+    (np.inf, "value inf is not finite"),
+    (1e300, "target 1e\\+300 is beyond 1e\\+150"),
+])
+def test_prepare_bad_target_located_before_training(tmp_path, value, match):
+    """A NaN, infinite or overflowing target names file, column, row and line."""
+    columns = _columns()
+    columns["y"][17] = value
+    path = write_csv(tmp_path / "d.csv", columns)
+    with pytest.raises(NonFiniteValueError, match=match) as caught:
+        streamgd.train(_job(path, tmp_path))
+    error = caught.value
+    assert (error.column, error.row, error.line) == ("y", 17, 19)
+    assert "d.csv" in str(error)
+    assert not (tmp_path / "out" / "costs.jsonl").exists()
+
+
+def test_prepare_all_zero_weights_is_an_error(tmp_path):
+    """Every sample weight 0 is a DataError naming the weight column."""
+    columns = _columns()
+    columns["w"] = np.zeros(50)
+    path = write_parquet(tmp_path / "d.parquet", columns)
+    with pytest.raises(DataError, match="column 'w' .*every sample weight is 0"):
+        streamgd.train(_job(path, tmp_path, weight="w"))
+    assert not (tmp_path / "out" / "model.json").exists()
+
+
+def test_prepare_all_missing_column_under_impute(tmp_path):
+    """A feature with no value in any row is an error naming it, not imputed 0."""
+    columns = _columns()
+    path = tmp_path / "d.csv"
+    write_csv(path, {"x1": columns["x1"], "y": columns["y"]})
+    text = path.read_text().splitlines()
+    rows = [text[0] + ',"x2"'] + [line + "," for line in text[1:]]
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="column 'x2' .*no value at all"):
+        streamgd.train(_job(path, tmp_path, missing="impute"))
