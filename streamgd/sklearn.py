@@ -198,7 +198,8 @@ class _StreamingSGD(BaseEstimator):
         stats = RunningStats.of(X)
         if state is not None:
             stats = state.stats.merge(stats)
-        scaler = Scaler.fit(config["preprocess.scaler"], stats)
+        scaler = Scaler.fit(config["preprocess.scaler"], stats,
+                            center=config["model.fit_intercept"])
         plan = ColumnPlan((*names, *([weight] if weight else [])), target, True)
         decoder = Decoder(names, plan, weight, "error")
         constant = [name for name, flag in zip(names, stats.constant) if flag]

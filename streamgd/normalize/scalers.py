@@ -13,6 +13,8 @@ model needs no scaler to predict.
 A constant column gets scale 1.0, never a division by zero; under standard and
 minmax its shift is its value, so it becomes exactly 0 (the trainer holds its
 weight at 0 anyway). A column with no value seen gets shift 0 and scale 1.
+Without an intercept (`model.fit_intercept: false`) the shift is 0 for every
+method, so the model still passes through the origin in original units.
 """
 
 from __future__ import annotations
@@ -44,14 +46,23 @@ class Scaler:
     scale: NDArray[np.float64]
 
     @classmethod
-    def fit(cls, method: str, stats: RunningStats) -> Scaler:
+    def fit(cls, method: str, stats: RunningStats, center: bool = True) -> Scaler:
         """The scaler `method` for data with statistics `stats`.
+
+        Args:
+            method: one of `SCALERS`.
+            stats: running statistics of the features.
+            center: subtract the shift; False scales only (shift 0). A model
+                without an intercept must not be shifted: a shift of the origin
+                becomes an intercept of -weights . shift in original units.
 
         Raises:
             ValueError: `method` is not one of `SCALERS`.
         """
         _check_method(method)
         shift, scale = _FITTERS[method](stats)
+        if not center:
+            shift = np.zeros_like(shift)
 
         # constant and empty columns: never divide by zero
         seen = stats.count > 0

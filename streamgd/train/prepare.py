@@ -86,7 +86,8 @@ class PreparedSummary:
         """The `Prepared` of the pass this summary was taken from."""
         decoder = decoder_for(config, plan)
         decoder.labels, decoder.impute_values = self.labels, self.impute_values
-        scaler = Scaler.fit(config["preprocess.scaler"], self.stats)
+        scaler = Scaler.fit(config["preprocess.scaler"], self.stats,
+                            center=config["model.fit_intercept"])
         return Prepared(decoder, self.stats, scaler, self.n_rows, self.n_dropped,
                         list(self.constant), self.mean_weight)
 
@@ -180,7 +181,8 @@ def finish_preparation(
         log.warning("feature %r is constant: left unscaled, weight held at 0", name)
     if n_dropped:
         log.info("dropped %d rows with missing values", n_dropped)
-    scaler = Scaler.fit(config["preprocess.scaler"], stats)
+    scaler = Scaler.fit(config["preprocess.scaler"], stats,
+                        center=config["model.fit_intercept"])
     return Prepared(
         decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight,
         baseline_cost,
