@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamgd.config import Config, load_config, make_config, parse_override
 from streamgd.errors import (
@@ -32,6 +32,9 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from streamgd.train.signals import StopRequest
+
 
 def _as_config(job: Config | dict[str, Any] | str | Path | None,
                overrides: list[str] | tuple[str, ...]) -> Config:
@@ -47,7 +50,7 @@ def train(
     overrides: list[str] | tuple[str, ...] = (),
     progress: Progress | None = None,
     resume: bool = False,
-    stop: Any = None,
+    stop: StopRequest | None = None,
 ) -> TrainResult:
     """Train the model a job describes and write it with its cost log.
 

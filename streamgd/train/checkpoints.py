@@ -16,6 +16,7 @@ import logging
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamgd.checkpoint import (
     Checkpoint, differences, fingerprint, load_checkpoint, save_checkpoint,
@@ -25,6 +26,9 @@ from streamgd.errors import CheckpointError, TrainingInterrupted
 from streamgd.train.costlog import CostLog
 from streamgd.train.prepare import PreparedSummary
 from streamgd.train.signals import StopRequest
+
+if TYPE_CHECKING:  # the engine calls this module: a runtime import would loop
+    from streamgd.train.loop import Engine
 
 log = logging.getLogger(__name__)
 
@@ -91,21 +95,21 @@ class Checkpointer:
         self._last_update = 0
         self._last_time = time.monotonic()
 
-    def __call__(self, engine, at_epoch_end: bool) -> None:
+    def __call__(self, engine: Engine, at_epoch_end: bool) -> None:
         stopping = self.stop is not None and self.stop.requested
         if self.enabled and (at_epoch_end or stopping or self._due(engine)):
             self.save(engine)
         if stopping:
             raise self._interrupted(engine)
 
-    def _due(self, engine) -> bool:
+    def _due(self, engine: Engine) -> bool:
         updates = engine.opt_state.update_count - self._last_update
         if self.every_updates is not None and updates >= self.every_updates:
             return True
         seconds = time.monotonic() - self._last_time
         return self.every_seconds is not None and seconds >= self.every_seconds
 
-    def save(self, engine) -> None:
+    def save(self, engine: Engine) -> None:
         """Write the engine's state (and the cost log's) as the checkpoint."""
         checkpoint = Checkpoint(engine.snapshot(), self.cost_log.state(),
                                 self.prepared, self.fingerprint)
@@ -120,7 +124,7 @@ class Checkpointer:
         if self.enabled:
             self.path.unlink(missing_ok=True)
 
-    def _interrupted(self, engine) -> TrainingInterrupted:
+    def _interrupted(self, engine: Engine) -> TrainingInterrupted:
         number = self.stop.signal_number
         name = signal.Signals(number).name
         where = (f"epoch {engine.epoch}, after {engine.opt_state.update_count}"

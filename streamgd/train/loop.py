@@ -356,8 +356,7 @@ class Engine:
         costs, weights = np.empty(n_batches), np.empty(n_batches)
         rows, rates = np.empty(n_batches), np.empty(n_batches)
         penalties = np.zeros(n_batches)
-        if self._safe_steps:
-            squared_norms = np.einsum("ij,ij->i", block.X, block.X)
+        caps = self._safe_rates(block, batch_size) if self._safe_steps else None
         done = 0
         for start in range(0, block.n_rows, batch_size):
             stop = start + batch_size
@@ -379,9 +378,8 @@ class Engine:
                 penalties[done] = self.optimizer.penalty.value(self.params.weights)
             share = self._weight_share(gradient.total_weight, len(block.y[start:stop]))
             step_rate = rate * share
-            if self._safe_steps:
-                step_rate = min(step_rate, self._safe_rate(
-                    squared_norms[start:stop], sample_weight, gradient.total_weight))
+            if caps is not None:
+                step_rate = min(step_rate, caps[start // batch_size])
             self.params, self.opt_state = self.optimizer.update(
                 gradient, self.opt_state, self.params, step_rate
             )
@@ -397,27 +395,33 @@ class Engine:
         )
         self._check_explosion(cost_log, costs[:done], weights[:done])
 
-    def _safe_rate(
-        self, squared_norms: np.ndarray, sample_weight: np.ndarray | None,
-        total_weight: float,
-    ) -> float:
-        """The largest rate at which this batch's step cannot overshoot.
+    def _safe_rates(self, block: Chunk, batch_size: int) -> np.ndarray:
+        """Per batch of the block, the largest rate at which its step cannot
+        overshoot: float64 array of shape (n_batches,).
 
-        The batch cost's curvature is at most `curvature` times its Hessian's
+        A batch cost's curvature is at most `curvature` times its Hessian's
         trace, (1/W) sum_i w_i (||x_i||^2 + 1): a step of rate 1 / that bound
         moves no further than the batch's own minimum along the gradient
         (normalized LMS, Nagumo and Noda 1967). Ordinary batches of scaled rows
         allow far more than the schedule's rate, so the cap only acts on a batch
         of rare, large rows, where a plain step would diverge (bugcase b21: ten
         rows at 31.6 standard deviations in one batch, file order). The
-        penalty's curvature is left out of the bound.
+        penalty's curvature is left out of the bound. Computed for the whole
+        block at once, so an update pays one comparison for it.
         """
-        intercept = 1.0 if self.config["model.fit_intercept"] else 0.0
-        if sample_weight is None:
-            trace = float(squared_norms.mean()) + intercept
+        starts = np.arange(0, block.n_rows, batch_size)
+        squared_norms = np.einsum("ij,ij->i", block.X, block.X)
+        if block.weight is None:
+            sums = np.add.reduceat(squared_norms, starts)
+            totals = np.diff(np.append(starts, block.n_rows)).astype(np.float64)
         else:
-            trace = float(sample_weight @ squared_norms) / total_weight + intercept
-        return 1.0 / (self.loss.curvature * trace) if trace > 0 else np.inf
+            sums = np.add.reduceat(block.weight * squared_norms, starts)
+            totals = np.add.reduceat(block.weight, starts)
+        intercept = 1.0 if self.config["model.fit_intercept"] else 0.0
+        # a batch of weight 0 makes no step; a trace of 0 leaves the rate alone
+        trace = np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)
+        bound = self.loss.curvature * (trace + intercept)
+        return np.divide(1.0, bound, out=np.full_like(bound, np.inf), where=bound > 0)
 
     def _weight_share(self, total_weight: float, n_rows: int) -> float:
         """The batch's weight over that of an average batch of `n_rows` rows.
