@@ -221,7 +221,7 @@ def _open(
         raise _missing_column(path, plan, error) from None
     except pa.ArrowInvalid as error:
         if as_text:
-            raise _parse_error(path, str(error), options) from None
+            raise _parse_error(path, str(error), plan, options) from None
         raise _locate_bad_value(path, plan, options, str(error)) from None
 
 
@@ -273,17 +273,68 @@ def _missing_column(path: str, plan: ColumnPlan, error: Exception) -> SchemaErro
     return SchemaError("column not found in the CSV header", file=path, column=missing)
 
 
-def _parse_error(path: str, message: str, options: CsvOptions) -> DataError:
+def _parse_error(
+    path: str, message: str, plan: ColumnPlan, options: CsvOptions
+) -> DataError:
+    """A CSV parse error; a row of the wrong field count is found and located."""
+    if "Expected" in message and "columns" in message:
+        ragged = _first_ragged_row(path, plan, options)
+        if ragged is not None:
+            return _ragged_error(path, ragged, options)
     hint = ""
-    # pyarrow says "Expected n columns" or "out of sync with chunker" when a
-    # quoted newline splits a row in two
-    newline_signs = ("Expected", "out of sync")
-    if not options.newlines_in_values and any(s in message for s in newline_signs):
+    # pyarrow says "out of sync with chunker" when a quoted newline splits a row
+    if not options.newlines_in_values and "out of sync" in message:
         hint = (
             "; if quoted values contain newlines, set"
             " data.csv.newlines_in_values: true"
         )
     return DataError(f"cannot parse CSV: {message.rstrip('.')}{hint}", file=path)
+
+
+def _first_ragged_row(
+    path: str, plan: ColumnPlan, options: CsvOptions
+) -> pa_csv.InvalidRow | None:
+    """The first row with another number of fields than the header, or None.
+
+    A second, single-threaded pass: only then does pyarrow know the row's line.
+    """
+    found: list[pa_csv.InvalidRow] = []
+
+    def keep_first(row: pa_csv.InvalidRow) -> str:
+        found.append(row)
+        return "error"
+
+    read_options = _read_options(options)
+    read_options.use_threads = False
+    parse_options = pa_csv.ParseOptions(
+        delimiter=options.delimiter, newlines_in_values=options.newlines_in_values,
+        invalid_row_handler=keep_first,
+    )
+    try:
+        with pa_csv.open_csv(
+            path, read_options=read_options, parse_options=parse_options,
+            convert_options=_convert_options(plan, options, as_text=True),
+        ) as reader:
+            for _ in reader:
+                pass
+    except (pa.ArrowInvalid, OSError):
+        pass
+    return found[0] if found else None
+
+
+def _ragged_error(path: str, row: pa_csv.InvalidRow, options: CsvOptions) -> DataError:
+    hint = "; fix or remove that line"
+    # an odd number of quotes: a quoted value went on to the next line
+    if not options.newlines_in_values and row.text.count('"') % 2 == 1:
+        hint = (
+            "; a quoted value seems to hold a line break: set"
+            " data.csv.newlines_in_values: true"
+        )
+    return DataError(
+        f"a row has {row.actual_columns} fields where the header has"
+        f" {row.expected_columns}: {row.text[:80]!r}{hint}",
+        file=path, line=row.number,
+    )
 
 
 def _locate_bad_value(
@@ -296,7 +347,7 @@ def _locate_bad_value(
     to tell whether rows and lines correspond and the line can be named.
     """
     if "conversion error" not in message:
-        return _parse_error(path, message, options)
+        return _parse_error(path, message, plan, options)
     numeric = list(plan.numeric)
     if plan.target is not None and plan.target_numeric:
         numeric.append(plan.target)
@@ -306,7 +357,7 @@ def _locate_bad_value(
     ):
         found, n_rows = _scan_for_non_number(reader, numeric)
     if found is None:
-        return _parse_error(path, message, options)
+        return _parse_error(path, message, plan, options)
 
     row, name, value = found
     line = None

@@ -393,3 +393,20 @@ def test_csv_cache_folder_is_removed_when_reading_fails(tmp_path):
     with pytest.raises(SchemaError, match=re.escape("row 50 (line 52)")):
         _source([good, bad], cache)
     assert list(cache.iterdir()) == []
+
+
+def test_csv_ragged_row_names_its_line(tmp_path):
+    """A row with an extra field is located by line, with no newline hint."""
+    from streamgd.errors import DataError
+    from streamgd.readers.csv import csv_blocks
+    from streamgd.readers.chunks import ColumnPlan
+    from streamgd.readers.csv import CsvOptions
+
+    path = tmp_path / "ragged.csv"
+    path.write_text("x1,y\n1,2\n3,4\n5,6,7\n8,9\n")
+    plan = ColumnPlan(("x1",), "y", True)
+    with pytest.raises(DataError, match=r"line 4\): a row has 3 fields where"
+                       r" the header has 2: '5,6,7'; fix") as caught:
+        list(csv_blocks(str(path), plan, CsvOptions()))
+    assert caught.value.line == 4
+    assert "newlines_in_values" not in str(caught.value)
