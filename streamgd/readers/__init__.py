@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamgd.config import Config
 from streamgd.readers.chunks import ChunkRef, ColumnPlan, Source
 from streamgd.readers.csv import CsvOptions, CsvSource
-from streamgd.readers.files import DataFile, resolve_files
+from streamgd.readers.files import DataFile, is_tab_separated, resolve_files
 from streamgd.readers.parquet import ParquetSource
 
 __all__ = [
@@ -27,11 +27,17 @@ def column_plan(config: Config) -> ColumnPlan:
     return ColumnPlan(tuple(numeric), config["data.target"], target_numeric, extra)
 
 
-def csv_options(config: Config) -> CsvOptions:
-    """The job's CSV parsing options."""
+def csv_options(config: Config, files: list[DataFile] | None = None) -> CsvOptions:
+    """The job's CSV parsing options for `files`.
+
+    The default delimiter ',' becomes a tab when every file is named .tsv.
+    """
     names = config["data.csv.column_names"]
+    delimiter = config["data.csv.delimiter"]
+    if delimiter == "," and files and all(is_tab_separated(f.path) for f in files):
+        delimiter = "\t"
     return CsvOptions(
-        delimiter=config["data.csv.delimiter"],
+        delimiter=delimiter,
         null_values=tuple(config["data.csv.null_values"]),
         header=config["data.csv.header"],
         column_names=tuple(names) if names else None,
@@ -51,4 +57,4 @@ def open_source(config: Config, plan: ColumnPlan | None = None) -> Source:
     files = resolve_files(config["data.paths"], config["data.format"])
     if files[0].format == "parquet":
         return ParquetSource(files, plan, config["data.empty_files"])
-    return CsvSource(files, plan, csv_options(config), config["data.cache_dir"])
+    return CsvSource(files, plan, csv_options(config, files), config["data.cache_dir"])

@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = {
     ".parquet": "parquet", ".pq": "parquet",
-    ".csv": "csv", ".tsv": "csv", ".txt": "csv",
+    ".csv": "csv", ".tsv": "csv",
 }
+# a file named directly may be a .txt CSV; in a folder scan, .txt files are
+# notes and READMEs far more often than data
+NAMED_ONLY = {".txt": "csv"}
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 
 
@@ -47,10 +50,13 @@ def resolve_files(paths: list[str], fmt: str = "auto") -> list[DataFile]:
     for path in paths:
         found.extend(_expand(path, fmt))
     files = [DataFile(path, _format_of(path, fmt)) for path in dict.fromkeys(found)]
-    formats = {file.format for file in files}
-    if len(formats) > 1:
+    first_of = {}
+    for file in files:
+        first_of.setdefault(file.format, file.path)
+    if len(first_of) > 1:
         raise ConfigError(
-            "data.paths mixes Parquet and CSV files; give one format per job"
+            f"data.paths mixes Parquet and CSV files ({first_of['parquet']} and"
+            f" {first_of['csv']}, for example); give one format per job"
         )
     return files
 
@@ -88,17 +94,27 @@ def _wanted(fmt: str) -> set[str]:
     return {"parquet", "csv"} if fmt == "auto" else {fmt}
 
 
-def _guess_format(name: str) -> str | None:
+def _data_suffix(name: str) -> str:
     lowered = name.lower()
     for compression in COMPRESSIONS:
         lowered = lowered.removesuffix(compression)
-    return SUFFIXES.get(Path(lowered).suffix)
+    return Path(lowered).suffix
+
+
+def _guess_format(name: str, named: bool = False) -> str | None:
+    suffix = _data_suffix(name)
+    return SUFFIXES.get(suffix) or (NAMED_ONLY.get(suffix) if named else None)
+
+
+def is_tab_separated(path: str) -> bool:
+    """True for a .tsv file (maybe compressed: .tsv.gz)."""
+    return _data_suffix(Path(path).name) == ".tsv"
 
 
 def _format_of(path: str, fmt: str) -> str:
     if fmt != "auto":
         return fmt
-    guessed = _guess_format(Path(path).name)
+    guessed = _guess_format(Path(path).name, named=True)
     if guessed is None:
         raise ConfigError(
             f"cannot tell the format of {path} from its name;"

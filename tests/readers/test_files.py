@@ -137,3 +137,34 @@ def test_files_skip_empty_follows_the_policy(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="streamgd.readers.files"):
         assert skip_empty(str(path), "skip") is True
     assert "skipping empty file" in caplog.text
+
+
+def test_files_folder_scan_skips_txt_but_a_named_txt_is_csv(tmp_path):
+    """A README.txt beside the data is not read as CSV; a .txt named directly is."""
+    data, notes = _touch(tmp_path, "a.csv", "readme.txt")
+    assert resolve_files([str(tmp_path)]) == [DataFile(str(data), "csv")]
+    assert resolve_files([str(notes)]) == [DataFile(str(notes), "csv")]
+
+
+def test_files_mixed_formats_name_a_file_of_each(tmp_path):
+    """The mixed-formats error names one Parquet and one CSV file."""
+    parquet, csv = _touch(tmp_path, "a.parquet", "b.csv")
+    with pytest.raises(ConfigError, match=f"mixes Parquet and CSV files"
+                       f" \\({parquet} and {csv}, for example\\)"):
+        resolve_files([str(tmp_path)])
+
+
+def test_tsv_files_default_to_tab_delimiter(tmp_path):
+    """All-.tsv data reads with a tab unless data.csv.delimiter is set."""
+    from streamgd.config import make_config
+    from streamgd.readers import csv_options
+
+    tsv, gz = _touch(tmp_path, "a.tsv", "b.tsv.gz")
+    job = {"data": {"paths": [str(tmp_path)], "features": ["x"], "target": "y"}}
+    files = resolve_files([str(tmp_path)])
+    assert csv_options(make_config(job), files).delimiter == "\t"
+    assert csv_options(make_config(job, ["data.csv.delimiter=';'"]),
+                       files).delimiter == ";"
+    (tmp_path / "c.csv").touch()
+    mixed = resolve_files([str(tmp_path)])
+    assert csv_options(make_config(job), mixed).delimiter == ","
