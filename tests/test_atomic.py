@@ -47,3 +47,25 @@ def test_append_file_resume_refuses_a_short_file(tmp_path):
     log.close()
     with pytest.raises(ValueError, match="fewer than the 100"):
         AppendFile(tmp_path / "costs.jsonl", resume_at=100)
+
+
+def test_atomic_new_file_follows_the_umask(tmp_path):
+    """A new file gets 0666 less the umask, as open() would give, not 0600."""
+    import os
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_replaced_file_keeps_its_mode(tmp_path):
+    """Replacing a file keeps the permission bits it had."""
+    path = tmp_path / "model.json"
+    path.write_text("old")
+    path.chmod(0o604)
+    write_atomic(path, "new")
+    assert path.read_text() == "new"
+    assert path.stat().st_mode & 0o777 == 0o604
