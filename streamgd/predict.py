@@ -20,11 +20,12 @@ import pyarrow.parquet as pq
 
 from streamgd.atomic import atomic_open
 from streamgd.config import make_config
-from streamgd.errors import ConfigError
+from streamgd.errors import ConfigError, DataError, NonFiniteValueError
 from streamgd.model.saved import TrainedModel
 from streamgd.outputs import check_file_target, check_not_input
 from streamgd.readers import ColumnPlan, open_source
 from streamgd.readers.files import resolve_files
+from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk, Decoder
 
 
@@ -41,7 +42,7 @@ def _job_for(model: TrainedModel, paths: list[str], with_target: bool):
 
 
 def _chunks(model: TrainedModel, paths: list[str], with_target: bool,
-            missing: str) -> Iterator[tuple[Chunk, int]]:
+            missing: str) -> Iterator[tuple[Chunk, int, ChunkRef]]:
     config, plan = _job_for(model, paths, with_target)
     decoder = Decoder(list(model.features), plan, None, missing, model.labels,
                       model.impute_values)
@@ -49,7 +50,8 @@ def _chunks(model: TrainedModel, paths: list[str], with_target: bool,
     try:
         for ref in source.chunks:
             table = source.read(ref)
-            yield decoder.decode(table, ref, with_target=with_target), table.num_rows
+            chunk = decoder.decode(table, ref, with_target=with_target)
+            yield chunk, table.num_rows, ref
     finally:
         source.close()
 
@@ -73,7 +75,7 @@ def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
     with atomic_open(out, "wb") as stream:
         writer = (pa_csv.CSVWriter(stream, schema) if fmt == "csv"
                   else pq.ParquetWriter(stream, schema))
-        for chunk, n_rows in _chunks(model, paths, False, missing):
+        for chunk, n_rows, _ in _chunks(model, paths, False, missing):
             writer.write_table(_prediction_table(model, chunk, n_rows, schema))
             written += n_rows
         writer.close()
@@ -115,12 +117,15 @@ def evaluate(model: TrainedModel, paths: list[str]) -> Evaluation:
     sums: dict[str, float] = {"n": 0.0, "loss": 0.0, "abs": 0.0, "hits": 0.0}
     y_sum = y_square_dev = 0.0
     dropped = 0
-    for chunk, n_rows in _chunks(model, paths, True, missing):
+    for chunk, _, ref in _chunks(model, paths, True, missing):
         dropped += chunk.n_dropped
         if chunk.n_rows == 0:
             continue
-        z = model.decision_function(chunk.X)
-        losses, _ = model.loss.value_and_slope(z, chunk.y)
+        # overflow is checked row by row just below, with the row named
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = model.decision_function(chunk.X)
+            losses, _ = model.loss.value_and_slope(z, chunk.y)
+        _check_finite(model, chunk, ref, z, losses)
         # running mean and squared deviation of y (Chan's merge) for R^2
         n_old, n_new = sums["n"], float(chunk.n_rows)
         mean_new = float(chunk.y.mean())
@@ -135,14 +140,51 @@ def evaluate(model: TrainedModel, paths: list[str]) -> Evaluation:
         sums["hits"] += float(((z > 0) == (chunk.y > 0.5)).sum())
     n = sums["n"]
     if n == 0:
-        return Evaluation({}, 0, dropped)
+        raise DataError(
+            f"no rows to evaluate ({dropped} dropped for missing values)",
+            file=", ".join(paths),
+        )
     if model.kind == "linear":
         mse = 2.0 * sums["loss"] / n
         metrics = {"rmse": math.sqrt(mse), "mae": sums["abs"] / n,
                    "r2": 1.0 - mse * n / y_square_dev if y_square_dev else float("nan")}
     else:
         metrics = {"log_loss": sums["loss"] / n, "accuracy": sums["hits"] / n}
+    overflowed = [name for name, value in metrics.items() if np.isinf(value)]
+    if overflowed:
+        raise DataError(
+            f"the {', '.join(overflowed)} overflows float64: the errors are too"
+            " large to sum; rescale the target and features",
+            file=", ".join(paths),
+        )
     return Evaluation(metrics, int(n), dropped)
+
+
+def _check_finite(model: TrainedModel, chunk: Chunk, ref: ChunkRef,
+                  z: np.ndarray, losses: np.ndarray) -> None:
+    """Refuse a row whose prediction or loss overflows float64, naming it.
+
+    Raises:
+        NonFiniteValueError: the file, the column to blame, the row and line.
+    """
+    bad = ~(np.isfinite(z) & np.isfinite(losses))
+    if not bad.any():
+        return
+    index = int(np.argmax(bad))
+    row = ref.first_row + (index if chunk.kept is None else int(chunk.kept[index]))
+    line = None if ref.first_line is None else ref.first_line + row - ref.first_row
+    # blame the larger side of the residual: the prediction's largest input,
+    # or the target
+    if not np.isfinite(z[index]) or abs(z[index]) > abs(chunk.y[index]):
+        column = model.features[int(np.argmax(np.abs(chunk.X[index])))]
+        problem = "so large that the prediction or its loss overflows float64"
+    else:
+        column = model.target
+        problem = "so far from the prediction that its loss overflows float64"
+    raise NonFiniteValueError(
+        f"value {problem}; rescale or remove it",
+        file=ref.file, column=column, row=row, line=line,
+    )
 
 
 def summary(evaluation: Evaluation) -> dict[str, Any]:

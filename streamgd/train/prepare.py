@@ -19,7 +19,7 @@ from streamgd.errors import DataError, NonFiniteValueError
 from streamgd.model.labels import Key, LabelMap, collect_classes
 from streamgd.normalize import RunningStats, Scaler
 from streamgd.normalize.moments import StatisticsOverflow
-from streamgd.readers import ColumnPlan, Source
+from streamgd.readers import ColumnPlan, Source, resolve_files
 from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk, Decoder
 
@@ -140,7 +140,10 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         if report is not None:
             report(n_rows + n_dropped)
 
-    files = sorted({ref.file for ref in source.chunks})
+    # header-only files have no chunk, but an error about them must name them
+    files = sorted({ref.file for ref in source.chunks}) or [
+        file.path for file in resolve_files(config["data.paths"], config["data.format"])
+    ]
     baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
     return finish_preparation(
         config, decoder, stats, classes if needs_classes else None, n_rows,
