@@ -44,6 +44,8 @@ def _train(args: argparse.Namespace) -> int:
           f" ({training['rows_dropped']} dropped), {training['epochs']} epochs,"
           f" {training['updates']} updates, stop: {training['stop_reason']}")
     print(f"final epoch cost {training['final_cost']:.6g}")
+    if model.labels is not None:
+        print(_classes_line(model.target, model.labels))
     for line in _comparison(model.kind, training):
         print(line)
     for name, weight in zip(model.features, weights):
@@ -55,6 +57,14 @@ def _train(args: argparse.Namespace) -> int:
         out = args.plot or result.cost_log_path.with_name("cost.png")
         print(f"plot:     {_draw_plot(result.cost_log_path, out, None)}")
     return 0
+
+
+def _classes_line(target: str, labels) -> str:
+    """Which label the model's probability is for, e.g. positive class 'yes'."""
+    if labels.threshold_value is not None:
+        return f"positive class: {target} > {labels.threshold_value:g}"
+    return (f"positive class: {target} = {labels.positive!r}"
+            f" (negative: {labels.negative!r})")
 
 
 def _draw_plot(log_path, out, title: str | None):

@@ -23,3 +23,24 @@ def test_cli_train_folder_as_job_says_folder(tmp_path, capsys):
     """A folder given as the job is named as a folder, exit 1."""
     assert main(["train", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_cli_train_string_labels_name_the_positive_class(tmp_path, capsys):
+    """A logistic model on string labels says which class is positive."""
+    import numpy as np
+    import yaml
+
+    from tests.helpers import write_parquet
+
+    rng = np.random.default_rng(4)
+    x1 = rng.normal(size=200)
+    labels = np.where(x1 > 0, "late", "on_time")
+    path = write_parquet(tmp_path / "d.parquet", {"x1": x1, "status": labels})
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml.safe_dump({
+        "data": {"paths": str(path), "features": ["x1"], "target": "status"},
+        "model": {"type": "logistic"}, "optimizer": {"max_epochs": 1},
+        "output": {"dir": str(tmp_path / "out")}}))
+    assert main(["train", "-q", str(job)]) == 0
+    printed = capsys.readouterr().out
+    assert "positive class: status = 'on_time' (negative: 'late')" in printed
