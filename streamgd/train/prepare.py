@@ -65,6 +65,7 @@ class PreparedSummary:
         n_rows, n_dropped: rows kept and dropped.
         constant: names of the constant feature columns.
         mean_weight: mean sample weight of the rows kept (1.0 unweighted).
+        baseline_cost: the zero model's cost over the rows kept.
     """
 
     stats: RunningStats
@@ -74,13 +75,14 @@ class PreparedSummary:
     n_dropped: int
     constant: tuple[str, ...]
     mean_weight: float
+    baseline_cost: float
 
     @classmethod
     def of(cls, prepared: Prepared) -> PreparedSummary:
         decoder = prepared.decoder
         return cls(prepared.stats, decoder.labels, decoder.impute_values,
                    prepared.n_rows, prepared.n_dropped, tuple(prepared.constant),
-                   prepared.mean_weight)
+                   prepared.mean_weight, prepared.baseline_cost)
 
     def restore(self, config: Config, plan: ColumnPlan) -> Prepared:
         """The `Prepared` of the pass this summary was taken from."""
@@ -89,7 +91,7 @@ class PreparedSummary:
         scaler = Scaler.fit(config["preprocess.scaler"], self.stats,
                             center=config["model.fit_intercept"])
         return Prepared(decoder, self.stats, scaler, self.n_rows, self.n_dropped,
-                        list(self.constant), self.mean_weight)
+                        list(self.constant), self.mean_weight, self.baseline_cost)
 
 
 def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
