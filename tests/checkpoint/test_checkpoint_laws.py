@@ -41,6 +41,7 @@ def runs(draw):
     if weighted:
         columns["w"] = draw(hnp.arrays(np.float64, n_rows,
                                        elements=st.sampled_from([0.0, 0.5, 2.0])))
+        columns["w"][0] = 2.0  # all weights 0 is refused (test_weights.py)
     job = {
         "data": {"features": list(columns)[:n_features], "target": "y",
                  "weight": "w" if weighted else None},

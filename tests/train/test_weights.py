@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import streamgd
+from streamgd.errors import DataError
 from streamgd.train.loop import Engine
 from tests.helpers import job, write_parquet
 
@@ -80,3 +81,18 @@ def test_weights_count_in_the_averaged_cost(tmp_path):
     unweighted = float(np.mean(0.5 * row_id**2))
     assert result.records[-1]["cost_epoch"] == pytest.approx(expected, rel=1e-9)
     assert expected != pytest.approx(unweighted, rel=0.1)
+
+
+def test_weights_all_zero_are_refused_naming_the_column(tmp_path):
+    """Regression: all weights 0 made an epoch of no update, whose 0 / 0 cost
+    was reported as divergence; it is now a data error before training.
+
+    Found by the checkpoint resume property.
+    """
+    write_parquet(tmp_path / "w.parquet",
+                  {"x1": np.arange(5.0), "y": np.arange(5.0), "w": np.zeros(5)})
+    with pytest.raises(DataError, match=r"sample weight is 0.*data\.weight") as caught:
+        streamgd.train(job([tmp_path / "w.parquet"], ["x1"], tmp_path / "out",
+                           data__weight="w"))
+    assert caught.value.column == "w"
+    assert not (tmp_path / "out/model.json").exists()
