@@ -347,3 +347,37 @@ def test_cluster_cache_modes_agree(regression, tmp_path, local_cluster, cache):
     assert clustered.model.training["cached"] == (cache == "always")
     np.testing.assert_array_equal(clustered.model.params.weights,
                                   threaded.model.params.weights)
+
+
+def test_impute_fills_the_mean_before_the_passes(tmp_path):
+    """data.missing: impute fills each gap with the column mean of the statistics
+    pass; the fit is least squares on the filled data."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(200, 2))
+    y = X @ [1.5, -0.5] + 2.0 + rng.normal(0, 0.1, 200)
+    gaps = X.copy()
+    gaps[::7, 0] = np.nan
+    column = pa.array(gaps[:, 0], mask=np.isnan(gaps[:, 0]))
+    pq.write_table(pa.table({"x1": column, "x2": X[:, 1], "y": y}),
+                   tmp_path / "d.parquet", row_group_size=30)
+    result = streamgd.train(_job([tmp_path / "d.parquet"], tmp_path / "out",
+                                 features=["x1", "x2"], data__missing="impute"))
+    filled = gaps.copy()
+    filled[::7, 0] = np.nanmean(gaps[:, 0])
+    expected_weights, expected_intercept, _ = least_squares(filled, y)
+    expected = np.append(expected_weights, expected_intercept)
+    assert _relative_error(_coefficients(result), expected) < 1e-6
+
+
+def test_cli_trains_the_default_job_in_batch(tmp_path, capsys):
+    """`streamgd train --set optimizer.method=batch` trains the embedded job."""
+    from streamgd.cli import main
+
+    code = main(["train", "--quiet", "--set", "optimizer.method=batch",
+                 "--set", f"output.dir={tmp_path}"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    model = json.loads((tmp_path / "model.json").read_text())
+    assert model["training"]["method"] == "batch"
+    assert model["training"]["rows"] == 327_346
+    assert f"stop: {model['training']['stop_reason']}" in printed
