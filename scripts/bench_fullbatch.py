@@ -14,16 +14,16 @@ temporary folder, then measures side by side, in one run:
 each from the files (dask.cache: never) and from partitions kept in worker
 memory (dask.cache: always). The ratio pass / scan says what decoding, scaling,
 the gradient arithmetic and dask's coordination cost on top of reading the
-bytes. The peak resident memory of each worker process is printed next to the
-size of the decoded data, to show that a worker holds one partition at a time
-when nothing is cached. Numbers depend on the machine and its load: compare the
+bytes. The resident memory of each worker process after the file passes is
+printed next to the size of the decoded data, to show that a worker holds one
+partition at a time when nothing is cached (and after the cached passes, when it
+holds its share of the data). Numbers depend on the machine and its load: compare the
 ratios of one run, not seconds across runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import tempfile
 import time
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -80,15 +81,20 @@ def median_seconds(run: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def worker_peak_rss(cluster: Cluster) -> list[int]:
-    """Peak resident bytes of each worker process (Linux reports KiB)."""
+def worker_rss(cluster: Cluster) -> list[int]:
+    """Resident bytes of each worker process now.
+
+    Not the peak (getrusage's ru_maxrss): a worker process is forked from this
+    one before it executes a fresh interpreter, and the peak keeps the size of
+    this process at the fork, which grows with the generated data.
+    """
     if cluster.client is None:
         return []
 
-    def peak() -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def resident() -> int:
+        return int(psutil.Process().memory_info().rss)
 
-    return sorted(cluster.client.run(peak).values())
+    return sorted(cluster.client.run(resident).values())
 
 
 def measure(job: dict[str, Any], workers: int | None, passes: int) -> dict[str, Any]:
@@ -104,12 +110,14 @@ def measure(job: dict[str, Any], workers: int | None, passes: int) -> dict[str, 
         partitions = list_partitions(config, plan)
         from_files = Passes(cluster, data, partitions, loss, cache=False)
         files_seconds = median_seconds(lambda: from_files(params), passes)
-        peak_rss = worker_peak_rss(cluster)
+        files_rss = worker_rss(cluster)
         cached = Passes(cluster, data, partitions, loss, cache=True)
         cached(params)  # the first cached pass waits for the loads
         cached_seconds = median_seconds(lambda: cached(params), passes)
+        cached_rss = worker_rss(cluster)
         cached.release()
-    return {"files": files_seconds, "cached": cached_seconds, "peak_rss": peak_rss}
+    return {"files": files_seconds, "cached": cached_seconds,
+            "files_rss": files_rss, "cached_rss": cached_rss}
 
 
 def main() -> None:
@@ -145,13 +153,18 @@ def report(args: argparse.Namespace, scan: float, results: dict[str, Any]) -> No
           f" {decoded / 2**20:.0f} MiB")
     print(f"pyarrow scan: {scan:.3f} s (ratio 1.00)")
     print(f"{'scheduler':<10} {'from files':>18} {'cached in memory':>22}"
-          "   worker peak RSS")
+          "   worker RSS after: file passes | cached passes")
     for name, result in results.items():
         files, cached = result["files"], result["cached"]
-        rss = ", ".join(f"{value / 2**20:.0f}" for value in result["peak_rss"])
         print(f"{name:<10} {files:8.3f} s x{files / scan:6.2f}"
               f"   {cached:8.3f} s x{cached / scan:6.2f}   "
-              + (f"{rss} MiB" if rss else "(this process)"))
+              f"{_mib(result['files_rss'])} | {_mib(result['cached_rss'])}")
+
+
+def _mib(values: list[int]) -> str:
+    if not values:
+        return "(this process)"
+    return ", ".join(f"{value / 2**20:.0f}" for value in values) + " MiB"
 
 
 if __name__ == "__main__":
