@@ -1,0 +1,84 @@
+"""Partitions: which units of work a job has, and what a task reads from one."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from streamgd.config import make_config
+from streamgd.errors import SchemaError
+from streamgd.fullbatch.partitions import (
+    Partition, list_partitions, partition_reader,
+)
+from streamgd.readers import column_plan
+from tests.helpers import write_csv
+
+
+def _config(paths, **data):
+    return make_config({"data": {"paths": [str(p) for p in paths],
+                                 "features": ["a", "b"], "target": "y", **data},
+                        "optimizer": {"method": "batch"}})
+
+
+def test_parquet_partitions_are_row_groups_read_with_the_job_columns(tmp_path):
+    """One partition per row group, its length known; only planned columns read."""
+    n_rows = 25
+    table = pa.table({"a": np.arange(n_rows, dtype=float), "b": np.ones(n_rows),
+                      "y": np.zeros(n_rows), "notes": ["x" * 100] * n_rows})
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=10)
+    config = _config([tmp_path / "d.parquet"])
+    plan = column_plan(config)
+    partitions = list_partitions(config, plan)
+    assert [(p.row_group, p.first_row, p.n_rows) for p in partitions] == [
+        (0, 0, 10), (1, 10, 10), (2, 20, 5)]
+
+    blocks = list(partition_reader(config, plan).tables(partitions[1]))
+    assert len(blocks) == 1
+    ref, read = blocks[0]
+    assert read.column_names == ["a", "b", "y"]
+    assert read.column("a").to_pylist() == list(np.arange(10, 20, dtype=float))
+    assert (ref.first_row, ref.n_rows) == (10, 10)
+
+
+def test_csv_partitions_are_files_of_unknown_length_read_by_blocks(tmp_path):
+    """A CSV file is one partition of unknown length, streamed in blocks whose
+    references count rows across the file."""
+    n_rows = 300
+    write_csv(tmp_path / "d.csv", {"a": np.arange(n_rows, dtype=float),
+                                   "b": np.ones(n_rows), "y": np.zeros(n_rows),
+                                   "notes": np.array(["text"] * n_rows)})
+    config = _config([tmp_path / "d.csv"], csv={"block_size": 512})
+    plan = column_plan(config)
+    (partition,) = list_partitions(config, plan)
+    assert partition == Partition(str(tmp_path / "d.csv"), "csv")
+
+    blocks = list(partition_reader(config, plan).tables(partition))
+    assert len(blocks) > 3
+    assert [ref.first_row for ref, _ in blocks] == list(
+        np.cumsum([0] + [table.num_rows for _, table in blocks[:-1]]))
+    assert sum(table.num_rows for _, table in blocks) == n_rows
+    assert all(table.column_names == ["a", "b", "y"] for _, table in blocks)
+
+
+def test_csv_bad_value_in_a_later_block_names_its_row(tmp_path):
+    """A value that is not a number, far into a file, is named by its row."""
+    values = np.arange(300, dtype=float).astype(str).astype(object)
+    values[257] = "n/a?"
+    write_csv(tmp_path / "d.csv", {"a": values, "b": np.ones(300),
+                                   "y": np.zeros(300)})
+    config = _config([tmp_path / "d.csv"], csv={"block_size": 512})
+    plan = column_plan(config)
+    (partition,) = list_partitions(config, plan)
+    with pytest.raises(SchemaError, match=r"'a' of .*d.csv, row 257.*'n/a\?'"):
+        list(partition_reader(config, plan).tables(partition))
+
+
+def test_empty_csv_files_are_skipped_when_asked(tmp_path, caplog):
+    """A 0-byte CSV file under data.empty_files: skip is no partition at all."""
+    (tmp_path / "empty.csv").write_bytes(b"")
+    write_csv(tmp_path / "full.csv", {"a": np.ones(3), "b": np.ones(3),
+                                      "y": np.ones(3)})
+    config = _config([tmp_path], empty_files="skip")
+    partitions = list_partitions(config, column_plan(config))
+    assert [p.file for p in partitions] == [str(tmp_path / "full.csv")]
+    assert "skipping empty file" in caplog.text
