@@ -172,6 +172,9 @@ FIELDS: tuple[Field, ...] = (
           check=_non_negative),
     Field("optimizer.n_iter_no_change", int, 2,
           "epochs without improvement before stopping", check=_positive),
+    Field("optimizer.kernel", str, "auto",
+          "plain sgd: compiled numba kernel, generic numpy path, or auto"
+          " (numba when installed)", choices=("auto", "numba", "numpy")),
     Field("optimizer.divergence_factor", NUMBER, 1e6,
           "diverged when the last 10 updates cost this factor times the first 10",
           check=_positive),

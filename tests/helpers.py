@@ -91,7 +91,9 @@ def recorded_batches():
     """Record (X, y, sample weight) of every batch gradient the engine takes.
 
     Yields the list the records are appended to, in training order; the arrays
-    are copies, so later changes to the engine's blocks cannot alter them.
+    are copies, so later changes to the engine's blocks cannot alter them. The
+    compiled SGD kernel is switched off meanwhile (it computes its gradients
+    inside one compiled call), so every batch goes through `batch_gradient`.
     """
     # by module name: the attribute streamgd.train is the function train()
     loop = importlib.import_module("streamgd.train.loop")
@@ -103,7 +105,8 @@ def recorded_batches():
         records.append((X.copy(), y.copy(), weight))
         return original(X, y, sample_weight, *args, **kwargs)
 
-    with mock.patch.object(loop, "batch_gradient", spy):
+    with mock.patch.object(loop, "batch_gradient", spy), \
+            mock.patch.object(loop, "select_kernel", lambda *args, **kwargs: None):
         yield records
 
 

@@ -73,11 +73,16 @@ class Scaler:
             scale=np.where(usable, scale, 1.0),
         )
 
-    def transform(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+    def transform(
+        self, X: NDArray[np.float64], out: NDArray[np.float64] | None = None
+    ) -> NDArray[np.float64]:
         """(X - shift) / scale, as a new float64 array of the shape of `X`.
 
         Args:
             X: float64 array of shape (n_rows, n_features) or (n_features,).
+            out: a float64 array of X's shape to write into instead (X itself
+                is allowed: the trainer scales each freshly decoded chunk in
+                place, which saves a pass over memory per chunk).
 
         Raises:
             ValueError: `X` has a different number of features.
@@ -88,7 +93,7 @@ class Scaler:
                 f"X must have {self.shift.shape[0]} features in its last axis;"
                 f" got shape {X.shape}"
             )
-        scaled = np.subtract(X, self.shift)
+        scaled = np.subtract(X, self.shift, out=out)
         scaled /= self.scale
         return scaled
 

@@ -81,7 +81,7 @@ class Decoder:
             NonFiniteValueError: NaN or an infinity read from the file.
             DataError: a negative sample weight.
         """
-        X, feature_nulls = self._features(table, ref)
+        X, feature_nulls = self._features(table, ref)  # nulls: None if none
         if self.plan.target is None:
             y, target_nulls = np.zeros(table.num_rows), np.zeros(table.num_rows, bool)
         elif with_target:
@@ -95,11 +95,12 @@ class Decoder:
 
         # missing-value policy
         incomplete = target_nulls | weight_nulls
-        if self.missing != "impute":
+        if self.missing != "impute" and feature_nulls is not None:
             incomplete = incomplete | feature_nulls.any(axis=1)
         if self.missing == "error" and incomplete.any():
             raise self._missing_error(table, ref, int(np.argmax(incomplete)))
-        if self.missing == "impute" and self.impute_values is not None:
+        impute = self.missing == "impute" and self.impute_values is not None
+        if impute and feature_nulls is not None:
             rows, columns = np.nonzero(feature_nulls)
             X[rows, columns] = self.impute_values[columns]
         kept = None
@@ -110,6 +111,9 @@ class Decoder:
         return Chunk(np.ascontiguousarray(X), y, weight, int(incomplete.sum()), kept)
 
     def _features(self, table: pa.Table, ref: ChunkRef):
+        dense = _dense_float64(table, self.features)
+        if dense is not None:
+            return dense, None
         n_rows = table.num_rows
         X = np.empty((n_rows, len(self.features)), dtype=np.float64)
         nulls = np.zeros((n_rows, len(self.features)), dtype=bool)
@@ -172,6 +176,33 @@ class Decoder:
             file=ref.file, column=column, row=ref.first_row + row,
             line=_line(ref, row),
         )
+
+
+def _dense_float64(table: pa.Table, features: list[str]) -> np.ndarray | None:
+    """The features as one row-major matrix, when that is all there is to do.
+
+    When every feature column is float64 without nulls, one `to_tensor` call
+    builds the (n_rows, n_features) matrix: measured here it is the fastest
+    way from Arrow columns into a C-ordered float64 matrix, about twice as fast
+    as filling the matrix column by column. Returns None (the column path
+    then runs) for other types, for nulls, and for any NaN or infinity, so that
+    the column path can name the column and row of the bad value.
+    """
+    columns = table.select(features)
+    if columns.num_rows == 0 or any(
+        not pa.types.is_float64(column.type) or column.null_count
+        for column in columns.columns
+    ):
+        return None
+    batches = columns.combine_chunks().to_batches()
+    X = np.asarray(batches[0].to_tensor(row_major=True))
+    # a sum is finite only if every term is (NaN and infinities propagate); a
+    # sum that overflows sends finite data down the column path, which is exact
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    if not X.flags.writeable or not np.isfinite(total):
+        return None
+    return X
 
 
 def _line(ref: ChunkRef, row: int) -> int | None:

@@ -23,10 +23,34 @@ class Rebatcher:
 
     def push(self, block: Chunk) -> Chunk | None:
         """Rows forming whole batches (a multiple of batch_size), or None."""
-        pool = block if self._rest is None else _concatenate(self._rest, block)
-        n_whole = pool.n_rows - pool.n_rows % self.batch_size
-        self._rest = _slice(pool, n_whole, pool.n_rows)
-        return _slice(pool, 0, n_whole) if n_whole else None
+        parts = self.push_parts(block)
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return _concatenate(*parts)
+
+    def push_parts(self, block: Chunk) -> list[Chunk]:
+        """The rows `push` returns, as up to two blocks of whole batches.
+
+        The rows waiting from the last push are completed into one batch with
+        the first rows of `block` (a copy of at most one batch), and the rest
+        of `block` follows as a view: joining the whole block to the few
+        waiting rows copied every block the shuffle handed on.
+        """
+        parts, rest = [], self._rest
+        self._rest = None
+        if rest is not None and rest.n_rows:
+            n_needed = min(self.batch_size - rest.n_rows, block.n_rows)
+            rest = _concatenate(rest, _slice(block, 0, n_needed))
+            block = _slice(block, n_needed, block.n_rows)
+            if rest.n_rows < self.batch_size:
+                self._rest = rest
+                return parts
+            parts.append(rest)
+        n_whole = block.n_rows - block.n_rows % self.batch_size
+        self._rest = _slice(block, n_whole, block.n_rows)
+        if n_whole:
+            parts.append(_slice(block, 0, n_whole))
+        return parts
 
     @property
     def pending(self) -> Chunk | None:

@@ -24,7 +24,8 @@ from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
-from streamgd.optim import Schedule, make_optimizer
+from streamgd.optim import Schedule, SGDState, make_optimizer
+from streamgd.optim.kernels import select_kernel
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
@@ -215,6 +216,12 @@ class Engine:
             config["optimizer.schedule"], config["optimizer.learning_rate"],
             config["optimizer.power_t"], config["optimizer.decay"],
         )
+        self.kernel = select_kernel(
+            config["optimizer.kernel"], config["optimizer.update"], self.loss.name,
+            penalty, self.optimizer.active, self.optimizer.fit_intercept,
+            self.schedule, prepared.mean_weight,
+            safe_steps=config["preprocess.scaler"] != "none",
+        )
         self.rng = np.random.default_rng(config["seed"])
         self.params = self._initial_params()
         self.opt_state = self.optimizer.init(len(config["data.features"]))
@@ -226,6 +233,10 @@ class Engine:
         # capped, silently replacing the job's rate: divergence is reported then
         self._safe_steps = (config["optimizer.update"] in ("sgd", "asgd")
                             and config["preprocess.scaler"] != "none")
+        # the epoch's shuffle buffer and re-batcher while it runs: a snapshot
+        # copies their rows only when taken, not after every chunk
+        self._live: tuple[ShuffleBuffer, Rebatcher] | None = None
+        self._unlogged: list[tuple[np.ndarray, ...]] = []
 
     @property
     def epoch(self) -> int:
@@ -238,8 +249,14 @@ class Engine:
 
     def snapshot(self) -> TrainState:
         """The run's progress, frozen; consistent only at a chunk boundary."""
+        position = self.position
+        if self._live is not None:
+            buffer, rebatcher = self._live
+            position = replace(
+                position, held=buffer.held, pending=rebatcher.pending
+            )
         return TrainState(
-            self.params, self.opt_state, self.position, self.monitor,
+            self.params, self.opt_state, position, self.monitor,
             self.rng.bit_generator.state, self.validation.state,
         )
 
@@ -247,6 +264,7 @@ class Engine:
         """Continue from `state` (a snapshot of a run of the same job)."""
         self.params, self.opt_state = state.params, state.optimizer
         self.position, self.monitor = state.position, state.monitor
+        self._live = None
         self.rng.bit_generator.state = state.rng
         if state.validation is not None:
             self.validation.state = state.validation
@@ -321,6 +339,7 @@ class Engine:
         )
         rebatcher = Rebatcher(self.config["optimizer.batch_size"], position.pending)
         decoder, scaler = self.prepared.decoder, self.prepared.scaler
+        self._live = (buffer, rebatcher)
 
         # chunk by chunk, a consistent position after each
         for done, index in enumerate(position.order, start=1):
@@ -332,25 +351,60 @@ class Engine:
                 table, ref, decoder.decode(table, ref), self.epoch
             )
             if chunk.n_rows > 0:
-                scaled = Chunk(scaler.transform(chunk.X), chunk.y, chunk.weight)
-                block = buffer.push(scaled) if shuffle else scaled
-                self._train_block(rebatcher.push(block) if block else None, cost_log)
-            self.position = replace(
-                self.position, n_chunks_done=done, held=buffer.held,
-                pending=rebatcher.pending,
-            )
+                # the decoder hands over a fresh array: scale it in place
+                X = scaler.transform(chunk.X, out=chunk.X)
+                scaled = Chunk(X, chunk.y, chunk.weight)
+                self._train_blocks(buffer.push(scaled) if shuffle else scaled,
+                                   rebatcher, cost_log)
+            self.position = replace(self.position, n_chunks_done=done)
             self._boundary(at_epoch_end=False)
 
         # the epoch's tail: rows still held, then the short last batch
         if shuffle:
-            tail = buffer.flush()
-            self._train_block(rebatcher.push(tail) if tail else None, cost_log)
+            self._train_blocks(buffer.flush(), rebatcher, cost_log)
         self._train_block(rebatcher.flush(), cost_log)
+        self._log_updates(cost_log)
+        self._live = None
+
+    def _train_blocks(
+        self, block: Chunk | None, rebatcher: Rebatcher, cost_log: CostLog
+    ) -> None:
+        """Whole batches of `block` and of the rows waiting before it."""
+        for part in rebatcher.push_parts(block) if block else []:
+            self._train_block(part, cost_log)
+        self._log_updates(cost_log)
 
     def _train_block(self, block: Chunk | None, cost_log: CostLog) -> None:
-        """SGD updates over a block's batches, each cost taken before its update."""
-        if block is None:
+        """SGD updates over a block's batches; the caller logs them.
+
+        The updates wait in `_unlogged` until `_log_updates`: one cost-log entry
+        per block the shuffle hands on, however the re-batcher split it, keeps
+        the log's running sums, and so every record, identical to the last bit.
+        """
+        if block is not None:
+            self._unlogged.append(self._updates(block))
+
+    def _log_updates(self, cost_log: CostLog) -> None:
+        """Log the updates made since the last call, as one entry."""
+        updates, self._unlogged = self._unlogged, []
+        if not updates:
             return
+        costs, weights, rows, rates, penalties = (
+            np.concatenate(column) for column in zip(*updates)
+        )
+        cost_log.extend(self.epoch, costs, weights, rows, rates)
+        self.validation.add_progressive(self.epoch, costs - penalties, weights)
+        self._check_explosion(cost_log, costs, weights)
+
+    def _updates(self, block: Chunk) -> tuple[np.ndarray, ...]:
+        """SGD updates over a block's batches, each cost taken before its update.
+
+        Returns the costs, total sample weights, rows, learning rates and
+        penalty values (in the first epoch; else 0) of the updates made:
+        float64 arrays of one entry per update.
+        """
+        if self.kernel is not None:
+            return self._updates_compiled(block)
         batch_size = self.config["optimizer.batch_size"]
         n_batches = -(-block.n_rows // batch_size)
         costs, weights = np.empty(n_batches), np.empty(n_batches)
@@ -388,12 +442,8 @@ class Engine:
             done += 1
             if not (np.isfinite(gradient.cost) and np.isfinite(self.params.intercept)):
                 self._diverged(gradient.cost, rate)
-        cost_log.extend(self.epoch, costs[:done], weights[:done], rows[:done],
-                        rates[:done])
-        self.validation.add_progressive(
-            self.epoch, costs[:done] - penalties[:done], weights[:done]
-        )
-        self._check_explosion(cost_log, costs[:done], weights[:done])
+        return (costs[:done], weights[:done], rows[:done], rates[:done],
+                penalties[:done])
 
     def _safe_rates(self, block: Chunk, batch_size: int) -> np.ndarray:
         """Per batch of the block, the largest rate at which its step cannot
@@ -432,6 +482,18 @@ class Engine:
         mean cost over the whole data. Exactly 1.0 without sample weights.
         """
         return total_weight / (n_rows * self.prepared.mean_weight)
+
+    def _updates_compiled(self, block: Chunk) -> tuple[np.ndarray, ...]:
+        """The same updates as `_updates`, by the compiled kernel."""
+        done = self.kernel.run(
+            block.X, block.y, block.weight, self.config["optimizer.batch_size"],
+            self.params, self.opt_state.update_count, self.epoch,
+        )
+        self.params, self.opt_state = done.params, SGDState(done.update_count)
+        if done.diverged:
+            self._diverged(float(done.costs[-1]), float(done.learning_rates[-1]))
+        return (done.costs, done.totals, done.rows, done.learning_rates,
+                done.penalties)
 
     def _check_explosion(
         self, cost_log: CostLog, costs: np.ndarray, weights: np.ndarray

@@ -148,3 +148,27 @@ def test_decode_empty_table_gives_empty_arrays():
     """A 0-row chunk decodes to arrays of 0 rows."""
     chunk = _decoder().decode(_table((), (), (), ()), CSV_REF)
     assert chunk.X.shape == (0, 2) and chunk.y.shape == (0,) and chunk.n_rows == 0
+
+
+def test_decode_dense_path_equals_the_column_path():
+    """Float64 columns without nulls take the one-matrix path: the same X as the
+    column-by-column path, in a fresh writable array (scaled in place later)."""
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=50), rng.normal(size=50) * 1e300
+    dense = pa.table({"a": a, "b": b, "w": np.ones(50), "y": np.zeros(50)})
+    as_int = pa.table({"a": a, "b": pa.array(b), "w": pa.array(np.ones(50, int)),
+                       "y": np.zeros(50)})
+    chunked = pa.concat_tables([dense.slice(0, 20), dense.slice(20)])
+
+    expected = np.column_stack([a, b])
+    for table in (dense, as_int, chunked):
+        chunk = _decoder().decode(table, PARQUET_REF)
+        np.testing.assert_array_equal(chunk.X, expected)
+        assert chunk.X.flags.c_contiguous and chunk.X.flags.writeable
+
+
+def test_decode_dense_path_sends_an_overflowing_sum_to_the_exact_check():
+    """Finite values whose sum overflows are accepted, not taken for infinities."""
+    table = _table(a=(1e308, 1e308, 1e308, 1e308))
+    chunk = _decoder().decode(table, PARQUET_REF)
+    np.testing.assert_array_equal(chunk.X[:, 0], [1e308] * 4)

@@ -53,3 +53,22 @@ def test_batch_bounds_cover_the_block_in_steps_of_batch_size(sizes, batch_size):
     steps = np.diff(bounds)
     if n_rows:
         assert (steps[:-1] == batch_size).all() and 0 < steps[-1] <= batch_size
+
+
+@given(strategies.identified_chunks(), strategies.batch_sizes())
+def test_rebatcher_push_parts_hold_the_rows_push_returns(chunks, batch_size):
+    """Each push_parts list is whole batches and, joined, is what push returns
+    for the same input: the same rows in the same order."""
+    joined, parted = Rebatcher(batch_size), Rebatcher(batch_size)
+    for chunk in chunks:
+        block, parts = joined.push(chunk), parted.push_parts(chunk)
+        assert all(part.n_rows and part.n_rows % batch_size == 0 for part in parts)
+        ids = np.concatenate([part.y for part in parts]) if parts else None
+        if block is None:
+            assert ids is None
+        else:
+            np.testing.assert_array_equal(ids, block.y)
+    last, parted_last = joined.flush(), parted.flush()
+    assert (last is None) == (parted_last is None)
+    if last is not None:
+        np.testing.assert_array_equal(parted_last.y, last.y)

@@ -114,3 +114,48 @@ def test_shuffle_buffer_flush_of_empty_buffer_is_none():
     assert buffer.flush() is None
     buffer.push(strategies.identified_chunk(0, 0, 2, True))
     assert buffer.flush() is None
+
+
+def _pooled_reference(chunks: list[Chunk], capacity: int, seed: int) -> list:
+    """The shuffle as first written: copy the whole pool, permute, sort the rest.
+
+    Kept as the definition the slot store must reproduce draw for draw.
+    """
+    rng, held, blocks = np.random.default_rng(seed), np.empty(0), []
+    for chunk in chunks:
+        pool = np.concatenate([held, chunk.y])
+        n_out = len(pool) - capacity
+        if n_out <= 0:
+            held = pool
+            continue
+        order = rng.permutation(len(pool))
+        held = pool[np.sort(order[n_out:])]
+        blocks.append(pool[order[:n_out]])
+    if len(held):
+        blocks.append(held[rng.permutation(len(held))])
+    return blocks
+
+
+@given(strategies.identified_chunks(), strategies.capacities(), strategies.seeds())
+def test_shuffle_buffer_hands_out_what_the_pooled_shuffle_does(chunks, capacity,
+                                                               seed):
+    """The slot store yields the same rows in the same blocks as copying the
+    pool each push, so the faster buffer changes no trained model."""
+    blocks = _shuffled(chunks, capacity, seed)
+
+    expected = _pooled_reference(chunks, capacity, seed)
+    assert len(blocks) == len(expected)
+    for block, reference in zip(blocks, expected):
+        np.testing.assert_array_equal(block.y, reference)
+
+
+def test_shuffle_buffer_store_stays_within_capacity_plus_a_chunk():
+    """Row slots are reused: over many chunks the store never outgrows
+    capacity plus the largest chunk."""
+    rng = np.random.default_rng(5)
+    buffer = ShuffleBuffer(100, rng)
+    for start in range(0, 5000, 37):
+        y = np.arange(start, start + 37, dtype=float)
+        buffer.push(Chunk(np.ones((37, 2)), y, None))
+        assert buffer._store.n_rows <= 100 + 37
+    assert buffer.n_held == 100
