@@ -125,3 +125,11 @@ def test_predict_twice_in_one_process(trained, tmp_path):
     model, data = trained
     for name in ("a.csv", "b.csv"):
         assert streamgd.predict(model, data, tmp_path / name) == 200
+
+
+def test_fullbatch_model_folder_fails_before_the_cluster(job, tmp_path):
+    """The dask engine checks its outputs up front too (no cluster is started)."""
+    (tmp_path / "out" / "model.json").mkdir(parents=True)
+    job["optimizer"]["method"] = "batch"
+    with pytest.raises(ConfigError, match="output.model .*model.json is a folder"):
+        streamgd.train(job)

@@ -45,7 +45,8 @@ from streamgd.model.saved import TrainedModel
 from streamgd.normalize import RunningStats
 from streamgd.readers import ColumnPlan, column_plan, open_source
 from streamgd.train.costlog import CostLog, Progress
-from streamgd.train.loop import Engine, TrainResult, check_writable
+from streamgd.outputs import check_job_outputs
+from streamgd.train.loop import Engine, TrainResult
 from streamgd.train.prepare import Prepared, decoder_for, finish_preparation, prepare
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
     started = time.perf_counter()
     check_supported(config)
     output = Path(config["output.dir"])
-    check_writable(output)
+    check_job_outputs(config)
     plan = column_plan(config)
     with open_cluster(config) as cluster:
         if config["optimizer.method"] == "sgd+batch":
