@@ -21,7 +21,7 @@ from typing import Any, Callable
 import yaml
 
 from streamgd.errors import ConfigError
-from streamgd.jobyaml import load_yaml
+from streamgd.jobyaml import DuplicateKeyError, load_yaml
 
 Check = Callable[[Any], str | None]
 
@@ -323,6 +323,8 @@ def _yaml_message(label: str, error: yaml.YAMLError) -> str:
     where = "" if mark is None else f", line {mark.line + 1}, column {mark.column + 1}"
     context = getattr(error, "context", None)
     problem = getattr(error, "problem", None) or str(error)
+    if isinstance(error, DuplicateKeyError):
+        return f"{label}{where}: {problem} ({context})"
     reason = f"{context}: {problem}" if context else problem
     return (f"{label}{where}: not valid YAML ({reason}); check the indentation,"
             " brackets and quotes there")

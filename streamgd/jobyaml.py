@@ -20,6 +20,10 @@ _FLOAT_1_2 = re.compile(
 )
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping; its mark is the second one."""
+
+
 class JobLoader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 exponent floats and duplicate keys refused."""
 
@@ -34,7 +38,7 @@ class JobLoader(yaml.SafeLoader):
                     continue  # an unhashable key: SafeLoader reports it
                 if repeated:
                     first = seen[key].start_mark.line + 1
-                    raise yaml.constructor.ConstructorError(
+                    raise DuplicateKeyError(
                         f"while reading the mapping that starts on line {first}",
                         None, f"key {key!r} is given twice; keep one",
                         key_node.start_mark,

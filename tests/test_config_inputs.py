@@ -66,8 +66,10 @@ def test_duplicate_section_names_key_and_line(tmp_path):
     path.write_text("data: {paths: a.csv, features: [x], target: y}\n"
                     "seed: 1\n"
                     "data: {paths: b.csv, features: [x], target: y}\n")
-    with pytest.raises(ConfigError, match=r"line 3.*key 'data' is given twice"):
+    message = r"line 3.*key 'data' is given twice"
+    with pytest.raises(ConfigError, match=message) as caught:
         load_config(path)
+    assert "indentation" not in str(caught.value)
 
 
 def test_duplicate_leaf_key_is_refused(tmp_path):
