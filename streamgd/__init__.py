@@ -66,7 +66,17 @@ def train(
     """
     from streamgd.train import train as run
 
-    return run(_as_config(job, overrides), progress, resume=resume, stop=stop)
+    config = _as_config(job, overrides)
+    if config["optimizer.restarts"] > 1:
+        if resume:
+            raise NotImplementedError(
+                "resume with optimizer.restarts > 1: resume one start's folder"
+                " (output.dir/restart-K) as its own job instead"
+            )
+        from streamgd.train.restarts import train_with_restarts
+
+        return train_with_restarts(config, progress)
+    return run(config, progress, resume=resume, stop=stop)
 
 
 def _model(model: TrainedModel | str | Path) -> TrainedModel:

@@ -67,6 +67,40 @@ def _classes_line(target: str, labels) -> str:
             f" (negative: {labels.negative!r})")
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from streamgd.tune import tune
+
+    config = streamgd.load_config(args.job, args.set)
+    result = tune(config)
+    print(f"tuned on a sample of {result.sample_rows} rows;"
+          " cost = mean loss on the sample's held-out rows")
+    for line in tune_table(result):
+        print(line)
+    if result.best is None:
+        print("no setting trained without diverging; lower tune.rate_range")
+        return 1
+    print(f"best: learning_rate {result.best.learning_rate:.4g}"
+          f"  epochs {result.best.epochs}  alpha {result.best.alpha:.4g}")
+    if result.override_path is not None:
+        print(f"override: {result.override_path}"
+              f" (streamgd train JOB --set optimizer.learning_rate="
+              f"{result.best.learning_rate:.6g})")
+    return 0
+
+
+def tune_table(result) -> list[str]:
+    """The trials as aligned text lines, the chosen one marked with '*'."""
+    lines = [f"  {'learning_rate':>13}  {'epochs':>6}  {'alpha':>8}"
+             f"  {'holdout cost':>12}  {'train cost':>12}  status"]
+    for trial in result.trials:
+        mark = "*" if trial is result.best else " "
+        costs = (f"{trial.holdout_cost:>12.6g}  {trial.train_cost:>12.6g}"
+                 if trial.status == "ok" else f"{'-':>12}  {'-':>12}")
+        lines.append(f"{mark} {trial.learning_rate:>13.4g}  {trial.epochs:>6}"
+                     f"  {trial.alpha:>8.3g}  {costs}  {trial.status}")
+    return lines
+
+
 def _draw_plot(log_path, out, title: str | None):
     from streamgd.report.plot import plot_cost_log
 
@@ -210,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default="cost.png", help="PNG to write")
     plot.add_argument("--title", help="figure title (default: the log's name)")
     plot.set_defaults(run=_plot)
+
+    tune = commands.add_parser(
+        "tune", help="short runs over a grid of learning rates on a data sample"
+    )
+    tune.add_argument("job", nargs="?",
+                      help="YAML job (default: embedded flights job)")
+    tune.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a job key, e.g. --set tune.grid_size=5")
+    tune.set_defaults(run=_tune)
 
     config = commands.add_parser("config", help="show the resolved job, or all keys")
     config.add_argument("job", nargs="?")

@@ -55,6 +55,40 @@ def _below_one(value: Any) -> str | None:
     return None if 0 <= value < 1 else "must be in [0, 1)"
 
 
+def _open_unit_interval(value: Any) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1 (exclusive)"
+
+
+def _numbers(value: Any) -> bool:
+    return all(isinstance(item, (int, float)) and not isinstance(item, bool)
+               and math.isfinite(item) for item in value)
+
+
+def _positive_numbers(value: Any) -> str | None:
+    if value and _numbers(value) and min(value) > 0:
+        return None
+    return "must be a non-empty list of numbers > 0"
+
+
+def _non_negative_numbers(value: Any) -> str | None:
+    if value and _numbers(value) and min(value) >= 0:
+        return None
+    return "must be a non-empty list of numbers >= 0"
+
+
+def _positive_ints(value: Any) -> str | None:
+    if value and all(isinstance(item, int) and not isinstance(item, bool)
+                     and item > 0 for item in value):
+        return None
+    return "must be a non-empty list of whole numbers > 0"
+
+
+def _rate_range(value: Any) -> str | None:
+    if len(value) == 2 and _numbers(value) and 0 < value[0] < value[1]:
+        return None
+    return "must be [low, high] with 0 < low < high"
+
+
 def _decay_factor(value: Any) -> str | None:
     return None if 0 < value <= 1 else "must be in (0, 1]"
 
@@ -137,8 +171,10 @@ FIELDS: tuple[Field, ...] = (
           "training engine: streaming SGD, full-batch passes over dask partitions,"
           " or SGD epochs then an L-BFGS polish",
           choices=("sgd", "batch", "sgd+batch")),
-    Field("optimizer.learning_rate", NUMBER, 0.05, "initial learning rate",
-          check=_positive),
+    Field("optimizer.learning_rate", NUMBER, 0.05,
+          "initial learning rate; null: 0.1 / E[||x||^2] of the scaled rows"
+          " (x4 for log loss) for sgd, asgd, momentum, nesterov; a fixed"
+          " default for the adaptive rules", check=_positive, nullable=True),
     Field("optimizer.update", str, "sgd",
           "update rule: sgd, momentum, nesterov, adagrad, rmsprop, adam, asgd"
           " (averaged SGD) or normalized (adaptive, scale-invariant: needs no scaler)",
@@ -178,6 +214,29 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.divergence_factor", NUMBER, 1e6,
           "diverged when the last 10 updates cost this factor times the first 10",
           check=_positive),
+    Field("optimizer.restarts", int, 1,
+          "train from this many seeded random starts; keep the best by holdout"
+          " cost (by training cost without a holdout)", check=_positive),
+    # tune: `streamgd tune JOB`
+    Field("tune.sample_rows", int, 100_000,
+          "rows of the sample the trials train on", check=_positive),
+    Field("tune.learning_rates", list, None,
+          "the rates to try; default: tune.grid_size rates log-spaced over"
+          " tune.rate_range", check=_positive_numbers, nullable=True),
+    Field("tune.rate_range", list, [1e-4, 10.0],
+          "lowest and highest rate of the default grid", check=_rate_range),
+    Field("tune.grid_size", int, 11, "rates in the default grid", check=_positive),
+    Field("tune.epochs", list, None,
+          "max_epochs values to try (default: the job's)", check=_positive_ints,
+          nullable=True),
+    Field("tune.alphas", list, None,
+          "penalty strengths to try (default: the job's model.alpha)",
+          check=_non_negative_numbers, nullable=True),
+    Field("tune.holdout", NUMBER, 0.2,
+          "fraction of the sample held out to compare trials, when the job has"
+          " no holdout of its own", check=_open_unit_interval),
+    Field("tune.out", str, "tuned.yaml",
+          "the YAML override of the best settings, inside output.dir"),
     # validation
     Field("validation.holdout", NUMBER, 0.0,
           "fraction of rows held out (by a stable hash of their key) to measure"

@@ -25,6 +25,7 @@ from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
 from streamgd.optim import Schedule, SGDState, make_optimizer
+from streamgd.optim.defaults import default_learning_rate
 from streamgd.optim.kernels import select_kernel
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
@@ -212,8 +213,9 @@ class Engine:
         self.optimizer = make_optimizer(
             config, penalty, ~prepared.stats.constant, updates_per_epoch
         )
+        self.learning_rate = self._initial_rate()
         self.schedule = Schedule(
-            config["optimizer.schedule"], config["optimizer.learning_rate"],
+            config["optimizer.schedule"], self.learning_rate,
             config["optimizer.power_t"], config["optimizer.decay"],
         )
         self.kernel = select_kernel(
@@ -269,6 +271,20 @@ class Engine:
         if state.validation is not None:
             self.validation.state = state.validation
 
+    def _initial_rate(self) -> float:
+        """The job's learning rate, or the safe default derived from the data."""
+        given = self.config["optimizer.learning_rate"]
+        if given is not None:
+            return float(given)
+        config, stats = self.config, self.prepared.stats
+        rate = default_learning_rate(
+            config["optimizer.update"], config["model.type"], stats,
+            self.prepared.scaler, config["model.fit_intercept"],
+            config["optimizer.momentum"],
+        )
+        log.info("optimizer.learning_rate not given: using %.4g", rate)
+        return rate
+
     def _initial_params(self) -> LinearParams:
         n_features = len(self.config["data.features"])
         weights = np.zeros(n_features)
@@ -305,7 +321,7 @@ class Engine:
                 "the final epoch cost %.6g is not below %s: training made no"
                 " progress; check optimizer.learning_rate (now %g)",
                 self.monitor.epoch_costs[-1], progress_reference(self.monitor),
-                self.config["optimizer.learning_rate"],
+                self.learning_rate,
             )
 
     def _judge_epoch(self, cost: float) -> Monitor:
@@ -543,6 +559,7 @@ class Engine:
             "epoch_costs": epoch_costs,
             "final_cost": epoch_costs[-1] if epoch_costs else None,
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
+            "learning_rate": self.learning_rate,
             **self.validation.summary(),
         }
         return TrainedModel(

@@ -1,0 +1,54 @@
+"""A bounded sample of a job's data, written once for the trials to share.
+
+Chunks are taken in a seeded random order until `tune.sample_rows` rows are
+gathered, so the sample spans the data set (not only its first file) while the
+reading stops early. Only the job's columns are kept. The sample is one Parquet
+file: each trial then reads it in row groups like any other job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from streamgd.atomic import atomic_open
+from streamgd.config import Config
+from streamgd.errors import DataError
+from streamgd.readers import column_plan, open_source
+
+# trials read the sample in row groups of this many rows (several chunks, so
+# the shuffle of a trial is the same kind of shuffle as the job's)
+ROW_GROUP_ROWS = 8192
+
+
+def write_sample(config: Config, path: Path) -> int:
+    """Write at most `tune.sample_rows` of the job's rows to `path`; rows written.
+
+    Raises:
+        DataError: the job's files hold no rows.
+    """
+    limit = config["tune.sample_rows"]
+    plan = column_plan(config)
+    source = open_source(config, plan)
+    try:
+        rng = np.random.default_rng(config["seed"])
+        tables, n_rows = [], 0
+        for index in rng.permutation(len(source.chunks)):
+            if n_rows >= limit:
+                break
+            table = source.read(source.chunks[int(index)])
+            tables.append(table)
+            n_rows += table.num_rows
+    finally:
+        source.close()
+    if n_rows == 0:
+        raise DataError("no rows to tune on", file=", ".join(config["data.paths"]))
+
+    # one schema for all chunks: a column may be int16 in one file, float64 in another
+    sample = pa.concat_tables(tables, promote_options="permissive").slice(0, limit)
+    with atomic_open(path, "wb") as stream:
+        pq.write_table(sample, stream, row_group_size=ROW_GROUP_ROWS)
+    return sample.num_rows

@@ -1,0 +1,182 @@
+"""`streamgd tune`: short runs over a grid, in parallel, and the best settings.
+
+    sample      a bounded sample of the job's rows (sample.py)
+    grid        learning rates log-spaced over `tune.rate_range`, times the
+                `tune.epochs` and `tune.alphas` lists when given
+    trials      one short training run each, on dask (threads of this process
+                by default; `dask.workers` or `dask.scheduler` as for full batch)
+    choice      the lowest holdout cost; a diverged trial is reported, never chosen
+
+Every trial holds out the same hashed rows of the sample (the job's own holdout
+or validation files when it has them, else `tune.holdout`), so trials are
+compared on rows none of them trained on. The best settings are written as a
+YAML override (`tune.out`), to be merged into the job with --set or by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import yaml
+
+from streamgd.atomic import write_atomic
+from streamgd.config import Config
+from streamgd.errors import DivergenceError, StreamgdError
+from streamgd.fullbatch.cluster import open_cluster
+from streamgd.tune.sample import write_sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One grid point and how it ended.
+
+    Attributes:
+        learning_rate, epochs, alpha: the settings tried.
+        status: "ok", "diverged", or "failed" (another error, in `message`).
+        holdout_cost: the trial model's cost on the held-out rows (nan if none).
+        train_cost: its last epoch's averaged training cost.
+        epochs_run: epochs it ran (early stopping may end it sooner).
+    """
+
+    learning_rate: float
+    epochs: int
+    alpha: float
+    status: str
+    holdout_cost: float = float("nan")
+    train_cost: float = float("nan")
+    epochs_run: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """The trials, the best one, the sample size and where the override went."""
+
+    trials: list[Trial]
+    best: Trial | None
+    sample_rows: int
+    override_path: Path | None
+    override: dict[str, Any] = field(default_factory=dict)
+
+
+def learning_rate_grid(config: Config) -> list[float]:
+    """`tune.learning_rates` if given, else `tune.grid_size` log-spaced rates."""
+    given = config["tune.learning_rates"]
+    if given:
+        return [float(rate) for rate in given]
+    low, high = config["tune.rate_range"]
+    count = config["tune.grid_size"]
+    return [float(rate) for rate in np.geomspace(low, high, count)]
+
+
+def tune(config: Config) -> TuneResult:
+    """Run the grid on a sample of the job's data; write the best as YAML.
+
+    Raises:
+        DataError: the data cannot be read (before any trial).
+    """
+    with tempfile.TemporaryDirectory(prefix="streamgd-tune-") as folder:
+        # a bounded sample, shared by every trial
+        sample_path = Path(folder) / "sample.parquet"
+        sample_rows = write_sample(config, sample_path)
+        log.info("tuning on a sample of %d rows", sample_rows)
+
+        # the grid, as one dask task per trial
+        points = list(itertools.product(
+            learning_rate_grid(config),
+            config["tune.epochs"] or [config["optimizer.max_epochs"]],
+            config["tune.alphas"] or [config["model.alpha"]],
+        ))
+        jobs = [
+            _trial_job(config, sample_path, Path(folder) / f"trial-{k}", point)
+            for k, point in enumerate(points)
+        ]
+        tasks = [dask.delayed(run_trial)(job, point)
+                 for job, point in zip(jobs, points)]
+        with open_cluster(config) as cluster:
+            trials = cluster.compute(dask.delayed(list)(tasks))
+
+    best = choose(trials)
+    override = {} if best is None else best_override(config, best)
+    path = None
+    if best is not None and config["tune.out"]:
+        path = Path(config["output.dir"]) / config["tune.out"]
+        write_atomic(path, yaml.safe_dump(override, sort_keys=False))
+    return TuneResult(trials, best, sample_rows, path, override)
+
+
+def _trial_job(
+    config: Config, sample: Path, out: Path, point: tuple[float, int, float]
+) -> dict[str, Any]:
+    """The nested job of one trial: the job's settings on the sample."""
+    learning_rate, epochs, alpha = point
+    tree = config.as_dict()
+    tree["data"].update({"paths": [str(sample)], "format": "parquet"})
+    tree["optimizer"].update({"learning_rate": learning_rate, "max_epochs": epochs})
+    tree["model"]["alpha"] = alpha
+    tree["output"].update({"dir": str(out)})
+    tree["checkpoint"]["enabled"] = False
+    tree["optimizer"]["restarts"] = 1
+    validation = tree["validation"]
+    if validation["holdout"] == 0 and not validation["paths"]:
+        validation["holdout"] = config["tune.holdout"]
+    # the trial's model is its last, so the grid compares the settings as given
+    validation["patience"] = None
+    return tree
+
+
+def run_trial(job: dict[str, Any], point: tuple[float, int, float]) -> Trial:
+    """Train one trial; divergence and bad settings end as a status, not a raise."""
+    from streamgd.train.loop import train
+
+    from streamgd.config import make_config
+
+    learning_rate, epochs, alpha = point
+    try:
+        result = train(make_config(job))
+    except DivergenceError as error:
+        return Trial(learning_rate, epochs, alpha, "diverged", message=str(error))
+    except StreamgdError as error:
+        return Trial(learning_rate, epochs, alpha, "failed", message=str(error))
+    training = result.model.training
+    holdout = training.get("holdout_cost")
+    return Trial(
+        learning_rate, epochs, alpha, "ok",
+        holdout_cost=float("nan") if holdout is None else float(holdout),
+        train_cost=float(training["final_cost"]), epochs_run=training["epochs"],
+    )
+
+
+def choose(trials: list[Trial]) -> Trial | None:
+    """The finished trial of lowest holdout cost (training cost if none has one);
+    ties go to the smaller learning rate, the safer of two equals."""
+    finished = [trial for trial in trials if trial.status == "ok"]
+    if not finished:
+        return None
+    use_holdout = any(math.isfinite(trial.holdout_cost) for trial in finished)
+
+    def key(trial: Trial) -> tuple[float, float]:
+        cost = trial.holdout_cost if use_holdout else trial.train_cost
+        return (cost if math.isfinite(cost) else math.inf, trial.learning_rate)
+
+    return min(finished, key=key)
+
+
+def best_override(config: Config, best: Trial) -> dict[str, Any]:
+    """The YAML override of the best settings (only the keys the grid varied)."""
+    override: dict[str, Any] = {"optimizer": {"learning_rate": best.learning_rate}}
+    if config["tune.epochs"]:
+        override["optimizer"]["max_epochs"] = best.epochs
+    if config["tune.alphas"]:
+        override["model"] = {"alpha": best.alpha}
+    return override

@@ -1,0 +1,105 @@
+"""`streamgd tune`: the grid, divergent trials, the choice and the override."""
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from streamgd.config import make_config
+from streamgd.errors import ConfigError
+from streamgd.tune import Trial, tune
+from streamgd.tune.search import choose, learning_rate_grid
+from tests.helpers import write_parquet
+
+
+@pytest.fixture(scope="module")
+def regression(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tune")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3000, 2))
+    y = X @ [1.5, -2.0] + 0.5 + rng.normal(0, 0.3, 3000)
+    write_parquet(folder / "d.parquet", {"a": X[:, 0], "b": X[:, 1], "y": y},
+                  row_group_size=500)
+    return folder
+
+
+def _config(folder, out, **tune_keys):
+    return make_config({
+        "data": {"paths": [str(folder / "d.parquet")], "features": ["a", "b"],
+                 "target": "y"},
+        "optimizer": {"max_epochs": 2, "schedule": "constant", "batch_size": 16},
+        "preprocess": {"scaler": "none"},
+        "tune": {"sample_rows": 2000, **tune_keys},
+        "output": {"dir": str(out)}})
+
+
+def test_grid_is_log_spaced_over_the_range(tmp_path):
+    """The default grid runs from low to high with a constant ratio."""
+    grid = learning_rate_grid(_config(tmp_path, tmp_path, rate_range=[1e-3, 10.0],
+                                      grid_size=5))
+    assert grid == pytest.approx([1e-3, 1e-2, 1e-1, 1.0, 10.0])
+
+
+def test_tune_reports_divergence_and_picks_the_best_finished(regression, tmp_path):
+    """A huge rate is reported as diverged; the pick has the lowest holdout cost
+    and is written as a YAML override."""
+    result = tune(_config(regression, tmp_path,
+                          learning_rates=[1e-4, 0.01, 0.1, 1000.0]))
+    by_rate = {trial.learning_rate: trial for trial in result.trials}
+    assert by_rate[1000.0].status == "diverged"
+    finished = [t for t in result.trials if t.status == "ok"]
+    assert result.best is min(finished, key=lambda t: t.holdout_cost)
+    assert result.best.learning_rate == 0.1
+    assert result.sample_rows == 2000
+    override = yaml.safe_load(result.override_path.read_text())
+    assert override == {"optimizer": {"learning_rate": 0.1}}
+
+
+def test_tune_grid_over_epochs_and_alphas(regression, tmp_path):
+    """Epochs and penalties multiply the grid, and enter the override."""
+    config = _config(regression, tmp_path, learning_rates=[0.05], epochs=[1, 2],
+                     alphas=[0.0, 10.0])
+    result = tune(config.replace(**{"model.penalty": "l2"}))
+    assert {(t.epochs, t.alpha) for t in result.trials} == {
+        (1, 0.0), (1, 10.0), (2, 0.0), (2, 10.0)}
+    # a strong ridge penalty shrinks the fit: it cannot be the best
+    assert result.best.alpha == 0.0
+    assert set(result.override) == {"optimizer", "model"}
+
+
+def test_choose_ignores_diverged_and_breaks_ties_towards_smaller_rates():
+    """The smaller of two equal-cost rates wins; no finished trial gives None."""
+    trials = [Trial(1.0, 1, 0.0, "ok", holdout_cost=2.0),
+              Trial(0.1, 1, 0.0, "ok", holdout_cost=2.0),
+              Trial(0.01, 1, 0.0, "diverged")]
+    assert choose(trials).learning_rate == 0.1
+    assert choose([Trial(1.0, 1, 0.0, "diverged")]) is None
+    assert math.isnan(trials[2].holdout_cost)
+
+
+def test_tune_keys_are_validated(tmp_path):
+    """A bad rate range is refused before any data is read."""
+    with pytest.raises(ConfigError, match="tune.rate_range"):
+        _config(tmp_path, tmp_path, rate_range=[1.0, 0.1])
+
+
+def test_cli_tune_prints_the_table_and_the_override(regression, tmp_path, capsys):
+    """`streamgd tune JOB` prints one row per rate, marks the best, names the file."""
+    from streamgd.cli import main
+
+    job = tmp_path / "job.yaml"
+    job.write_text(yaml.safe_dump({
+        "data": {"paths": [str(regression / "d.parquet")], "features": ["a", "b"],
+                 "target": "y"},
+        "preprocess": {"scaler": "none"},
+        "optimizer": {"max_epochs": 1, "schedule": "constant"},
+        "tune": {"sample_rows": 1000, "learning_rates": [0.01, 0.1, 1000.0]},
+        "output": {"dir": str(tmp_path / "out")}}))
+    assert main(["tune", str(job)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.rstrip().endswith(
+        ("ok", "diverged"))]
+    assert len(rows) == 3 and rows[-1].endswith("diverged")
+    assert sum(line.startswith("*") for line in rows) == 1
+    assert f"override: {tmp_path / 'out' / 'tuned.yaml'}" in out
