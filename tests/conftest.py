@@ -6,6 +6,10 @@ plugin's own `--hypothesis-profile` option, which wins):
     default   about 30 examples per property; the everyday run
     thorough  1000 examples per property; before a release
     ci        derandomized, so a CI run is reproducible from the commit alone
+
+Properties that train a whole job per example (tests/helpers.END_TO_END) run a
+sixth of these, at least 5. A failing example that hypothesis finds is kept
+as an explicit `@example` or a regression test beside the property.
 """
 
 from __future__ import annotations
