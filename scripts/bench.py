@@ -22,8 +22,9 @@ files are in the page cache (warm) and compiled kernels are compiled.
                         `bench` extra: scikit-learn)
     csv_scan            pyarrow's streaming CSV reader into float64 arrays
     streamgd_csv_job    `streamgd.train` with one epoch on the CSV file
-    dask_fullbatch_wN   not measured: the dask full-batch driver
-                        (streamgd/fullbatch) has not landed yet
+    dask_fullbatch_wN   one full-batch gradient pass (streamgd.fullbatch) over
+                        the Parquet file from the files, on a local dask cluster
+                        of N worker processes on 127.0.0.1 (`--no-dask` skips)
 """
 
 from __future__ import annotations
@@ -171,6 +172,35 @@ def _moments(path: Path, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(total_sq / n_rows - mean * mean)
 
 
+# --- dask full-batch ------------------------------------------------------------
+
+
+def fullbatch_pass_seconds(path: Path, features: list[str], out: Path,
+                           workers: int, repeats: int) -> float:
+    """Median seconds of one full-batch gradient pass from the file."""
+    from streamgd.fullbatch.cluster import open_cluster
+    from streamgd.fullbatch.engine import Passes, statistics_pass
+    from streamgd.fullbatch.partitions import list_partitions, partition_reader
+    from streamgd.fullbatch.passes import ScaledData
+    from streamgd.model.linear import LinearParams
+    from streamgd.model.losses import LOSSES
+
+    config = make_config({
+        "data": {"paths": str(path), "features": features, "target": "y"},
+        "optimizer": {"method": "batch"}, "output": {"dir": str(out)},
+        "dask": {"workers": workers},
+    })
+    plan = column_plan(config)
+    params = LinearParams(np.full(len(features), 0.1), 0.5)
+    with open_cluster(config) as cluster:
+        prepared = statistics_pass(config, cluster, plan)
+        data = ScaledData(partition_reader(config, plan), prepared.decoder,
+                          prepared.scaler)
+        passes = Passes(cluster, data, list_partitions(config, plan),
+                        LOSSES["linear"], cache=False)
+        return timed(lambda: passes(params), repeats)
+
+
 # --- the run -------------------------------------------------------------------
 
 
@@ -183,8 +213,10 @@ def measurements(args, out: Path) -> list[dict]:
                       args.data, "csv")
     results = []
 
-    def add(name: str, file_format: str, n_rows: int, run, repeats=args.repeats):
-        seconds = timed(run, repeats)
+    def add(name: str, file_format: str, n_rows: int, run):
+        record(name, file_format, n_rows, timed(run, args.repeats))
+
+    def record(name: str, file_format: str, n_rows: int, seconds: float):
         results.append({"name": name, "format": file_format, "rows": n_rows,
                         "seconds": seconds, "rows_per_second": n_rows / seconds})
         logging.info("%-22s %8.3f s", name, seconds)
@@ -196,6 +228,10 @@ def measurements(args, out: Path) -> list[dict]:
         add(f"streamgd_b{batch_size}", "parquet", args.rows, streamgd_epoch(mapping))
     add("streamgd_job_b256", "parquet", args.rows,
         streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
+    for workers in () if args.no_dask else (1, 2):
+        seconds = fullbatch_pass_seconds(parquet, features, out, workers,
+                                         args.repeats)
+        record(f"dask_fullbatch_w{workers}", "parquet", args.rows, seconds)
     if _has_sklearn():
         add("sklearn_partial_fit", "parquet", args.rows,
             sklearn_partial_fit(parquet, args.task, features))
@@ -247,6 +283,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=data.DEFAULT_OUT,
                         help="folder for the generated files")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-dask", action="store_true",
+                        help="skip the dask full-batch passes")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rows = args.rows or (500_000 if quick else 4_000_000)

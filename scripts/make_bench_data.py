@@ -18,6 +18,7 @@ to `--out` (default /tmp/streamgd-bench); never commit them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,7 @@ def blocks(spec: Spec):
 def write_parquet(spec: Spec, path: Path) -> Path:
     """Write the data as Parquet with `spec.row_group_rows` rows per row group."""
     schema = next(blocks(Spec(spec.task, 1, spec.n_features))).schema
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two writers never collide
     with pq.ParquetWriter(tmp, schema, use_dictionary=False,
                           compression="snappy") as writer:
         pending: list[pa.RecordBatch] = []
@@ -119,7 +120,7 @@ def write_parquet(spec: Spec, path: Path) -> Path:
 def write_csv(spec: Spec, path: Path) -> Path:
     """Write the data as CSV with a header line."""
     schema = next(blocks(Spec(spec.task, 1, spec.n_features))).schema
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two writers never collide
     with pa_csv.CSVWriter(tmp, schema) as writer:
         for batch in blocks(spec):
             writer.write_batch(batch)
