@@ -96,3 +96,25 @@ def test_flights_plain_sgd_fails_without_scaler(flights_csv, tmp_path, learning_
         return
     rmse = streamgd.evaluate(result.model_path, flights_csv).metrics["rmse"]
     assert rmse > 1.02 * best_rmse
+
+
+@pytest.mark.slow
+def test_flights_tune_picks_a_rate_within_one_percent_of_the_grids_best(tmp_path):
+    """tune's pick, trained in full, ends within 1% of the best full run of its grid
+    (the holdout cost of every rate's full run is measured for the comparison)."""
+    from streamgd.config import load_config
+    from streamgd.tune import tune
+
+    grid = [0.0003, 0.003, 0.03, 0.3, 3.0]
+    overrides = [f"output.dir={tmp_path}", f"tune.learning_rates={grid}",
+                 "optimizer.max_epochs=3", "tune.sample_rows=60000"]
+    result = tune(load_config(None, overrides))
+    full = {}
+    for rate in grid:
+        trained = streamgd.train(None, [f"output.dir={tmp_path / str(rate)}",
+                                        f"optimizer.learning_rate={rate}",
+                                        "optimizer.max_epochs=3",
+                                        "validation.holdout=0.2",
+                                        "validation.patience=null"])
+        full[rate] = trained.model.training["holdout_cost"]
+    assert full[result.best.learning_rate] <= 1.01 * min(full.values())
