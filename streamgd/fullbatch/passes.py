@@ -31,7 +31,7 @@ from streamgd.model.linear import LinearParams, Loss
 from streamgd.normalize import RunningStats, Scaler
 from streamgd.normalize.moments import StatisticsOverflow
 from streamgd.readers.decode import Chunk, Decoder
-from streamgd.train.prepare import update_statistics
+from streamgd.train.prepare import check_target_magnitude, update_statistics
 
 # 8 partial results per merge task: a pass over 10,000 partitions is 5 levels
 FAN_IN = 8
@@ -166,13 +166,18 @@ def summarize(
         DataError: a bad value, naming file, column and row.
     """
     features, target = decoder.features, decoder.plan.target
+    # a numeric target without a threshold is a regression target
+    regression = decoder.plan.target_numeric and decoder.labels is None
     stats, classes = RunningStats.empty(len(features)), set()
     n_rows = n_dropped = 0
     weight_sum = 0.0
     for ref, table in reader.tables(partition):
         if needs_classes:
             collect_classes(table.column(target), target, classes, ref)
-        chunk = decoder.decode(table, ref, with_target=False)
+        # a numeric target is decoded, so NaN, inf and overflow fail here
+        chunk = decoder.decode(table, ref, with_target=not needs_classes)
+        if regression:
+            check_target_magnitude(chunk, ref, target)
         stats = update_statistics(stats, chunk, ref, features)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
         if chunk.weight is not None:

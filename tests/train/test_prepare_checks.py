@@ -59,3 +59,15 @@ def test_prepare_all_missing_column_under_impute(tmp_path):
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError, match="column 'x2' .*no value at all"):
         streamgd.train(_job(path, tmp_path, missing="impute"))
+
+
+def test_fullbatch_pass_checks_the_target_too(tmp_path):
+    """The dask statistics pass refuses a target of 1e300 naming its row."""
+    columns = _columns()
+    columns["y"][17] = 1e300
+    path = write_parquet(tmp_path / "d.parquet", columns)
+    job = _job(path, tmp_path)
+    job["optimizer"]["method"] = "batch"
+    with pytest.raises(NonFiniteValueError, match="target 1e\\+300") as caught:
+        streamgd.train(job)
+    assert (caught.value.column, caught.value.row) == ("y", 17)
