@@ -115,5 +115,10 @@ def list_partitions(config: Config, plan: ColumnPlan) -> list[Partition]:
 
 
 def partition_reader(config: Config, plan: ColumnPlan) -> PartitionReader:
-    """The reader of the job's partitions."""
-    return PartitionReader(plan, csv_options(config))
+    """The reader of the job's partitions.
+
+    The files are resolved again so that the CSV options see their names: the
+    streaming engine reads `.tsv` files with a tab by default, and so must this.
+    """
+    files = resolve_files(config["data.paths"], config["data.format"])
+    return PartitionReader(plan, csv_options(config, files))

@@ -82,3 +82,16 @@ def test_empty_csv_files_are_skipped_when_asked(tmp_path, caplog):
     partitions = list_partitions(config, column_plan(config))
     assert [p.file for p in partitions] == [str(tmp_path / "full.csv")]
     assert "skipping empty file" in caplog.text
+
+
+def test_tsv_partitions_are_read_with_a_tab_like_the_streaming_engine(tmp_path):
+    """`.tsv` files default to a tab delimiter on the full-batch path too."""
+    path = tmp_path / "d.tsv"
+    path.write_text("a\tb\ty\n1.5\t2\t3\n4\t5.5\t6\n")
+    config = _config([path])
+    plan = column_plan(config)
+    (partition,) = list_partitions(config, plan)
+
+    ((_, read),) = list(partition_reader(config, plan).tables(partition))
+    assert read.column("a").to_pylist() == [1.5, 4.0]
+    assert read.column("y").to_pylist() == [3.0, 6.0]
