@@ -59,6 +59,10 @@ class ProgressBar:
         # CSV into its cache) is part of it
         self._created = clock()
         self._statistics: tuple[float, int] | None = None  # (started, rows read)
+        self._first_record = True
+        # a pass counted from a resume, and the rows per pass known before it
+        self._resumed_pass = False
+        self._rows_known_before: int | None = None
 
     def statistics_rows(self, rows_read: int) -> None:
         """Rows read so far by the statistics pass (dropped ones included)."""
@@ -98,6 +102,10 @@ class ProgressBar:
         """Take one cost-log record: redraw, or finish the pass at an epoch's end."""
         if self._statistics is not None:
             self._finish_statistics()
+        if self._first_record:
+            self._first_record = False
+            if record["epoch"] > 0:
+                self._start_resumed_pass(record)
         if record["kind"] == "epoch":
             self._finish_pass(record)
         elif record["kind"] == "update":
@@ -105,6 +113,14 @@ class ProgressBar:
             if now - self._last_draw >= self.interval:
                 self._last_draw = now
                 self._draw(self.line(record))
+
+    def _start_resumed_pass(self, record: dict[str, Any]) -> None:
+        """A run resumed in a later epoch: where its pass began is unknown, so
+        the pass counts from this record, without a bar or ETA."""
+        self._pass_first_row = record["rows_seen"]
+        self._pass_started = record["elapsed"]
+        self._resumed_pass, self._rows_known_before = True, self.rows_per_pass
+        self.rows_per_pass = None
 
     def line(self, record: dict[str, Any]) -> str:
         """The bar's text for an update record."""
@@ -139,8 +155,10 @@ class ProgressBar:
             self._draw(summary, end="\n")
         else:
             log.info("%s", summary)
-        # from now on a pass has exactly this many rows
-        self.rows_per_pass = rows
+        # from now on a pass has exactly this many rows (unless this one was
+        # counted from a resume, part way through: then what was known before)
+        self.rows_per_pass = self._rows_known_before if self._resumed_pass else rows
+        self._resumed_pass = False
         self._pass_first_row = record["rows_seen"]
         self._pass_started = record["elapsed"]
         self._last_draw = -float("inf")

@@ -123,3 +123,21 @@ def test_prepare_reports_the_statistics_pass_rows():
         source.close()
     assert rows.read[-1] == 336_776 and len(rows.read) == 11
     assert rows.read == sorted(rows.read)
+
+
+def test_progress_bar_counts_a_resumed_pass_from_its_first_record():
+    """Resumed in epoch 3, the bar counts rows since then, with no made-up ETA."""
+    terminal = Terminal()
+    bar = ProgressBar(terminal, rows_per_pass=1000, max_epochs=5, interval=0.0,
+                      clock=Clock())
+    bar.record(_update(2, 2600, elapsed=30.0))
+    bar.record(_update(2, 2800, elapsed=32.0))
+    last = terminal.getvalue().rsplit("\r", 1)[-1]
+    assert last.startswith("epoch 3/5  200 rows  100 rows/s")
+    assert "ETA" not in last
+    bar.record(_epoch(2, 3000, elapsed=34.0))
+    bar.record(_update(3, 3500, elapsed=39.0))
+    assert "500/1,000 rows" in terminal.getvalue().rsplit("\r", 1)[-1]
+    bar.record(_epoch(3, 3900, elapsed=44.0))  # 900 rows: some were dropped
+    bar.record(_update(4, 4125, elapsed=46.5))
+    assert "225/900 rows" in terminal.getvalue().rsplit("\r", 1)[-1]
