@@ -90,12 +90,8 @@ class ProgressBar:
     def _finish_statistics(self) -> None:
         started, rows = self._statistics
         self._statistics = None
-        summary = (f"statistics pass done: {rows:,} rows in"
-                   f" {self.clock() - started:.1f}s")
-        if self.is_terminal:
-            self._draw(summary, end="\n")
-        else:
-            log.info("%s", summary)
+        self._say(f"statistics pass done: {rows:,} rows in"
+                  f" {self.clock() - started:.1f}s")
         self._last_draw = -float("inf")
 
     def record(self, record: dict[str, Any]) -> None:
@@ -108,6 +104,10 @@ class ProgressBar:
                 self._start_resumed_pass(record)
         if record["kind"] == "epoch":
             self._finish_pass(record)
+        elif record["kind"] == "holdout":
+            best = " (best so far)" if record.get("best") else ""
+            self._say(f"{self._label(record['epoch'])} holdout cost"
+                      f" {record['cost']:.6g}{best}")
         elif record["kind"] == "update":
             now = self.clock()
             if now - self._last_draw >= self.interval:
@@ -149,12 +149,8 @@ class ProgressBar:
     def _finish_pass(self, record: dict[str, Any]) -> None:
         rows = record["rows_seen"] - self._pass_first_row
         seconds = record["elapsed"] - self._pass_started
-        summary = (f"{self._label(record['epoch'])} done: {rows:,} rows in"
-                   f" {seconds:.1f}s, epoch cost {record['cost_epoch']:.6g}")
-        if self.is_terminal:
-            self._draw(summary, end="\n")
-        else:
-            log.info("%s", summary)
+        self._say(f"{self._label(record['epoch'])} done: {rows:,} rows in"
+                  f" {seconds:.1f}s, epoch cost {record['cost_epoch']:.6g}")
         # from now on a pass has exactly this many rows (unless this one was
         # counted from a resume, part way through: then what was known before)
         self.rows_per_pass = self._rows_known_before if self._resumed_pass else rows
@@ -162,6 +158,13 @@ class ProgressBar:
         self._pass_first_row = record["rows_seen"]
         self._pass_started = record["elapsed"]
         self._last_draw = -float("inf")
+
+    def _say(self, text: str) -> None:
+        """A line that stays: over the bar on a terminal, else to the log."""
+        if self.is_terminal:
+            self._draw(text, end="\n")
+        else:
+            log.info("%s", text)
 
     def _draw(self, text: str, end: str = "") -> None:
         if not self.is_terminal:

@@ -141,3 +141,17 @@ def test_progress_bar_counts_a_resumed_pass_from_its_first_record():
     bar.record(_epoch(3, 3900, elapsed=44.0))  # 900 rows: some were dropped
     bar.record(_update(4, 4125, elapsed=46.5))
     assert "225/900 rows" in terminal.getvalue().rsplit("\r", 1)[-1]
+
+
+def test_progress_bar_reports_holdout_costs(caplog):
+    """A holdout record gets its own line, marked when it is the best so far."""
+    terminal = Terminal()
+    bar = ProgressBar(terminal, max_epochs=2, clock=Clock())
+    stamp = {"update": 10, "rows_seen": 320, "elapsed": 1.0}
+    bar.record({"kind": "holdout", "epoch": 0, "cost": 1.25, "best": True, **stamp})
+    assert "epoch 1/2 holdout cost 1.25 (best so far)\x1b[K\n" in terminal.getvalue()
+    quiet = ProgressBar(io.StringIO(), clock=Clock())
+    with caplog.at_level(logging.INFO, logger="streamgd.progress"):
+        quiet.record({"kind": "holdout", "epoch": 1, "cost": 2.0, "best": False,
+                      **stamp})
+    assert "epoch 2 holdout cost 2\n" in caplog.text + "\n"

@@ -100,3 +100,22 @@ def test_plot_bad_log_names_the_line(tmp_path):
         read_cost_log(log)
     with pytest.raises(DataError, match="cost log not found"):
         read_cost_log(tmp_path / "none.jsonl")
+
+
+def test_plot_draws_the_holdout_of_a_validated_run(tmp_path):
+    """A run with a holdout logs one holdout cost per epoch, drawn as a curve."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(2000, 1))
+    write_parquet(tmp_path / "d.parquet", {"a": X[:, 0], "y": 2 * X[:, 0] + 1})
+    result = streamgd.train({
+        "data": {"paths": str(tmp_path / "d.parquet"), "features": ["a"],
+                 "target": "y"},
+        "optimizer": {"max_epochs": 3, "tol": 0.0, "n_iter_no_change": 3},
+        "validation": {"holdout": 0.2, "patience": None},
+        "output": {"dir": str(tmp_path / "out"), "log_every": 10},
+    })
+    curves = {c.label: c for c in cost_series(read_cost_log(result.cost_log_path))}
+    assert len(curves["holdout"]) == 3
+    assert (np.diff(curves["holdout"].update) > 0).all()
+    pixels = imread(plot_cost_log(result.cost_log_path, tmp_path / "c.png"))
+    assert pixels.shape[:2] == (420, 1100)
