@@ -178,6 +178,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    if args.schema or args.markdown:
+        from streamgd import schema
+
+        if args.markdown:
+            print(schema.markdown(), end="")
+        else:
+            print(json.dumps(schema.json_schema(), indent=1))
+        return 0
     if args.keys:
         for field in FIELDS:
             print(f"{field.path:<32} {field.default!r:<14} {field.doc}")
@@ -258,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("job", nargs="?")
     config.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     config.add_argument("--keys", action="store_true", help="list every job key")
+    config.add_argument("--schema", action="store_true",
+                        help="the job's JSON Schema: every key, type, default, meaning")
+    config.add_argument("--markdown", action="store_true",
+                        help="with --schema: the README's reference table instead")
     config.set_defaults(run=_config)
     for command in commands.choices.values():
         _add_common_options(command)
