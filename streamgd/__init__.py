@@ -26,7 +26,8 @@ from streamgd.train.costlog import Progress
 from streamgd import predict as _prediction  # noqa: E402 (after its imports)
 
 __all__ = [
-    "CheckpointError", "TrainingInterrupted", "Config", "ConfigError", "DataError", "DivergenceError", "ModelFileError",
+    "CheckpointError", "Config", "ConfigError", "DataError", "DivergenceError",
+    "ModelFileError", "TrainingInterrupted",
     "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
     "load_model", "make_config", "predict", "train",
 ]

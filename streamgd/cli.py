@@ -211,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train the model a YAML job describes")
-    train.add_argument("job", nargs="?", help="YAML job (default: embedded flights job)")
+    train.add_argument("job", nargs="?",
+                       help="YAML job (default: embedded flights job)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a job key, e.g. --set optimizer.batch_size=1")
     train.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",

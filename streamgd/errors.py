@@ -3,15 +3,17 @@
     StreamgdError
     ├── ConfigError             the YAML job or an override is invalid
     ├── DataError               a data file cannot be trained on as it is
-    │   ├── SchemaError         a column is missing, of the wrong type, or changes type
+    │   ├── SchemaError         a column is missing, of the wrong type, or
+    │   │                       changes type
     │   ├── MissingValueError   a missing value under `data.missing: error`
-    │   └── NonFiniteValueError NaN, +-inf, or a value whose statistics overflow
+    │   └── NonFiniteValueError NaN, +-inf, or a value whose statistics
+    │                           overflow
     ├── DivergenceError         the cost or the weights blew up during training
     ├── ModelFileError          a model file cannot be read
     ├── CheckpointError         a checkpoint cannot be read, or does not match the
     │                           job's input files or config (resume refused)
     ├── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
-    └── MissingExtraError       an optional extra (matplotlib, ...) is not installed
+    └── MissingExtraError       an optional extra (matplotlib, ...) is missing
 
 Data errors carry the file, the column and, where the reader knows it, the 0-based
 row inside the file and the 1-based physical line of a CSV file (header = line 1).

@@ -104,7 +104,8 @@ class TrainedModel:
             ),
             scaler=Scaler.from_dict(data["scaler"]),
             stats=RunningStats.from_dict(data["statistics"]),
-            labels=None if data["labels"] is None else LabelMap.from_dict(data["labels"]),
+            labels=(None if data["labels"] is None
+                    else LabelMap.from_dict(data["labels"])),
             missing=data["missing"],
             impute_values=None if impute is None else np.asarray(impute, np.float64),
             training=data["training"], config=data["config"],

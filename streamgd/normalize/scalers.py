@@ -118,11 +118,7 @@ class Scaler:
         Raises:
             ValueError: `weights` has a different shape from the scaler.
         """
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != self.scale.shape:
-            raise ValueError(
-                f"weights must have shape {self.scale.shape}; got {weights.shape}"
-            )
+        weights = self._checked(weights)
         original = weights / self.scale
         return original, float(intercept - np.dot(original, self.shift))
 
@@ -138,12 +134,17 @@ class Scaler:
         Raises:
             ValueError: `weights` has a different shape from the scaler.
         """
+        weights = self._checked(weights)
+        return weights * self.scale, float(intercept + np.dot(weights, self.shift))
+
+    def _checked(self, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`weights` as float64, of the scaler's shape (n_features,)."""
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != self.scale.shape:
             raise ValueError(
                 f"weights must have shape {self.scale.shape}; got {weights.shape}"
             )
-        return weights * self.scale, float(intercept + np.dot(weights, self.shift))
+        return weights
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; floats read back bit for bit through `json`."""
