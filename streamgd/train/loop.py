@@ -323,6 +323,27 @@ class Engine:
                 self.monitor.epoch_costs[-1], progress_reference(self.monitor),
                 self.learning_rate,
             )
+        self._warn_if_no_better_than_constant()
+
+    def _warn_if_no_better_than_constant(self) -> None:
+        """Warn when a later epoch's cost is no lower than the best constant
+        predictor's over the training rows: the model has learned nothing useful.
+
+        The first epoch is left out: its average includes the costs of the
+        untrained starting model, so a good one-epoch run could look worse.
+        """
+        constant_cost = self.validation.summary().get("constant_train_cost")
+        if len(self.monitor.epoch_costs) < 2 or constant_cost is None:
+            return
+        final = self.monitor.epoch_costs[-1]
+        if final >= constant_cost:
+            log.warning(
+                "the final epoch cost %.6g is no lower than %.6g, the cost of the"
+                " best constant predictor: the model predicts no better than a"
+                " constant; raise optimizer.learning_rate (now %g) or train"
+                " longer (`streamgd tune` searches the rate)",
+                final, constant_cost, self.learning_rate,
+            )
 
     def _judge_epoch(self, cost: float) -> Monitor:
         """The monitor after an epoch of averaged cost `cost`.
@@ -540,9 +561,12 @@ class Engine:
         hint = f"lower optimizer.learning_rate (now {rate:g}; try {rate / 10:g})"
         if self.config["preprocess.scaler"] == "none":
             hint += " or set preprocess.scaler: standard"
+        # before its first updates are judged, a run's yardstick is the cost of
+        # the all-zero model over the data, which the statistics pass measured
         start = self.monitor.first_cost
-        what = problem or (f"the cost reached {cost:.4g} (starting cost"
-                           f" {float('nan') if start is None else start:.4g})")
+        reference = (f"the zero model's cost {self.prepared.baseline_cost:.4g}"
+                     if start is None else f"starting cost {start:.4g}")
+        what = problem or f"the cost reached {cost:.4g} ({reference})"
         raise DivergenceError(
             f"training diverged in epoch {self.epoch}, after"
             f" {self.opt_state.update_count} updates: {what}; {hint}."

@@ -101,3 +101,29 @@ def test_made_progress_compares_with_first_epoch():
     # summation order changes the last bits of an unchanged cost
     assert not made_progress(Monitor(epoch_costs=(5.0, 5.0 - 1e-14)))
     assert made_progress(Monitor())
+
+
+def test_train_no_better_than_a_constant_warns(tmp_path, caplog):
+    """Two epochs at a rate that barely moves the weights end costlier than the
+    best constant predictor (the mean of y, 10 here): a warning says so."""
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        streamgd.train(_unscaled_job(tmp_path, 1.0, learning_rate=1e-9,
+                                     max_epochs=2))
+    assert "no better than a constant" in caplog.text
+
+
+def test_train_that_learns_does_not_warn_about_the_constant(tmp_path, caplog):
+    """A run that fits y = 3 x1 + 10 beats the constant predictor: no warning."""
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        streamgd.train(_unscaled_job(tmp_path, 1.0, learning_rate=0.01,
+                                     max_epochs=3))
+    assert "no better than a constant" not in caplog.text
+
+
+def test_divergence_in_the_first_updates_names_the_zero_model_cost(tmp_path):
+    """Diverging before a starting cost exists names the zero model's cost as
+    the yardstick, never a 'starting cost nan'."""
+    job = _unscaled_job(tmp_path, 60.0, learning_rate=5.0, max_epochs=1)
+    with pytest.raises(DivergenceError) as caught:
+        streamgd.train(job)
+    assert "nan" not in str(caught.value)
