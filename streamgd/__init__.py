@@ -70,9 +70,9 @@ def train(
     config = _as_config(job, overrides)
     if config["optimizer.restarts"] > 1:
         if resume:
-            raise NotImplementedError(
-                "resume with optimizer.restarts > 1: resume one start's folder"
-                " (output.dir/restart-K) as its own job instead"
+            raise ConfigError(
+                "resume with optimizer.restarts > 1 is not supported: resume one"
+                " start's folder (output.dir/restart-K) as its own job instead"
             )
         from streamgd.train.restarts import train_with_restarts
 

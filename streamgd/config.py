@@ -172,7 +172,8 @@ FIELDS: tuple[Field, ...] = (
           " or SGD epochs then an L-BFGS polish",
           choices=("sgd", "batch", "sgd+batch")),
     Field("optimizer.learning_rate", NUMBER, 0.05,
-          "initial learning rate; null: 0.1 / E[||x||^2] of the scaled rows"
+          "initial learning rate; null: 0.1 / (mean squared norm of the scaled"
+          " rows)"
           " (x4 for log loss) for sgd, asgd, momentum, nesterov; a fixed"
           " default for the adaptive rules", check=_positive, nullable=True),
     Field("optimizer.update", str, "sgd",

@@ -193,6 +193,7 @@ class _StreamingSGD(BaseEstimator):
         epoch = 0 if state is None else state.epoch
         overrides = {} if epochs is None else {"optimizer.max_epochs": epoch + epochs}
         config = self._config(data, **overrides)
+        _check_array_engine(config)
 
         # statistics pass: the running statistics absorb these rows
         stats = RunningStats.of(X)
@@ -471,3 +472,25 @@ def _is_paths(X: Any) -> bool:
 
 def _as_paths(X: Any) -> list[str]:
     return [str(item) for item in (X if isinstance(X, list) else [X])]
+
+
+def _check_array_engine(config: Config) -> None:
+    """Refuse job keys that in-memory fitting would otherwise ignore silently.
+
+    Arrays run through the streaming SGD engine alone: the full-batch engine and
+    restarts are reached by fitting on paths, which go through `streamgd.train`.
+
+    Raises:
+        ValueError: `optimizer.method` other than sgd, or `optimizer.restarts` > 1.
+    """
+    if config["optimizer.method"] != "sgd":
+        raise ValueError(
+            f"optimizer.method: {config['optimizer.method']} is not available when"
+            " fitting arrays (they run the streaming SGD engine); fit on a path"
+            " to Parquet/CSV data to use the full-batch engine"
+        )
+    if config["optimizer.restarts"] > 1:
+        raise ValueError(
+            "optimizer.restarts > 1 is not available when fitting arrays; fit on"
+            " a path to Parquet/CSV data to use restarts"
+        )

@@ -56,6 +56,15 @@ def test_sklearn_bad_parameter_names_the_job_key():
         StreamingSGDRegressor(scaler="robust").fit(X, y)
 
 
+@pytest.mark.parametrize("options", [{"optimizer.method": "batch"},
+                                     {"optimizer.restarts": 3}])
+def test_sklearn_array_fit_refuses_keys_it_would_ignore(options):
+    """Keys the in-memory engine cannot honour are refused, never ignored."""
+    X, y = np.ones((4, 1)), np.arange(4.0)
+    with pytest.raises(ValueError, match="fit on a path"):
+        StreamingSGDRegressor(options=options).fit(X, y)
+
+
 @pytest.fixture
 def regression():
     rng = np.random.default_rng(3)

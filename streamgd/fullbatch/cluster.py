@@ -19,6 +19,7 @@ import dask
 import psutil
 
 from streamgd.config import Config
+from streamgd.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def open_cluster(config: Config) -> Iterator[Cluster]:
     from distributed import Client, LocalCluster
 
     if address is not None:
-        with Client(address, set_as_default=False) as client:
+        with _connect(address) as client:
             log.info("connected to the dask cluster at %s", address)
             yield Cluster(client)
         return
@@ -125,3 +126,21 @@ def _cluster_chatter_silenced() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(old_level)
+
+
+def _connect(address: str):
+    """A client of the dask cluster at `address` (`dask.scheduler`).
+
+    Raises:
+        ConfigError: nothing answers at `address` within dask's connect timeout.
+    """
+    from distributed import Client
+
+    try:
+        return Client(address, set_as_default=False)
+    except OSError as error:
+        raise ConfigError(
+            f"dask.scheduler: cannot reach a dask scheduler at {address} ({error});"
+            " check that the cluster is running and the address, or leave"
+            " dask.scheduler unset to train on this machine"
+        ) from None

@@ -25,7 +25,7 @@ import numpy as np
 from dask import delayed
 
 from streamgd.config import Config
-from streamgd.errors import DivergenceError
+from streamgd.errors import ConfigError, DivergenceError
 from streamgd.fullbatch.cluster import Cluster, open_cluster
 from streamgd.fullbatch.objective import Evaluation, Objective, as_params, as_theta
 from streamgd.fullbatch.partitions import (
@@ -56,7 +56,7 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
     """Run a job whose optimizer.method is batch or sgd+batch; see the module doc.
 
     Raises:
-        NotImplementedError: L-BFGS with an L1 or elastic-net penalty.
+        ConfigError: L-BFGS with an L1 or elastic-net penalty.
         DataError: bad input (nothing is written).
         DivergenceError: fixed-rate descent blew up (no model is written).
     """
@@ -100,7 +100,7 @@ def check_supported(config: Config) -> None:
     # Known gap: the full-batch passes do not split off a holdout yet; the
     # mark goes when partitions apply the streaming engine's holdout hash
     if config["validation.holdout"] > 0 or config["validation.paths"]:
-        raise NotImplementedError(
+        raise ConfigError(
             f"validation.holdout or validation.paths with optimizer.method:"
             f" {config['optimizer.method']} (the full-batch engine would train on"
             " the held-out rows); evaluate a holdout file with `streamgd"
@@ -108,7 +108,7 @@ def check_supported(config: Config) -> None:
         )
     penalty = config["model.penalty"]
     if config["fullbatch.solver"] == "lbfgs" and penalty in ("l1", "elasticnet"):
-        raise NotImplementedError(
+        raise ConfigError(
             f"fullbatch.solver: lbfgs with model.penalty: {penalty} (L-BFGS needs"
             " a smooth cost); choose fullbatch.solver: linesearch, which applies"
             " the L1 part as a proximal step, or model.penalty: l2"

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streamgd.errors import ConfigError
 from streamgd.model.linear import LinearParams
 from streamgd.model.losses import LogLoss, SquaredLoss
 from streamgd.model.penalties import Penalty
@@ -151,7 +152,7 @@ def select_kernel(
 
     Raises:
         ImportError: `optimizer.kernel: numba` without numba installed.
-        NotImplementedError: `optimizer.kernel: numba` with an optimizer the
+        ConfigError: `optimizer.kernel: numba` with an optimizer the
             kernel does not implement.
     """
     if choice == "numpy":
@@ -162,7 +163,7 @@ def select_kernel(
             " pip install 'streamgd[fast]', or set optimizer.kernel: auto"
         )
     if choice == "numba" and update != "sgd":
-        raise NotImplementedError(
+        raise ConfigError(
             f"optimizer.kernel: numba implements optimizer.update: sgd only, not"
             f" {update!r}; set optimizer.kernel: auto or numpy"
         )

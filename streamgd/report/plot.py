@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from streamgd.atomic import atomic_open
-from streamgd.errors import MissingExtraError
+from streamgd.errors import ConfigError, MissingExtraError
 from streamgd.report.costs import CostSeries, cost_series, read_cost_log
 
 # a decade or more between the lowest and highest positive cost: log scale
@@ -46,8 +46,14 @@ def plot_cost_log(log: str | Path, out: str | Path, title: str | None = None) ->
 
     Raises:
         DataError: the log is missing, empty or not a cost log.
+        ConfigError: `out` is the log itself (the log would be lost).
         MissingExtraError: matplotlib is not installed.
     """
+    if Path(out).resolve() == Path(log).resolve():
+        raise ConfigError(
+            f"--out {out} is the cost log being plotted: writing the picture there"
+            " would destroy the log; choose another name, e.g. cost.png"
+        )
     records = read_cost_log(log)
     return plot_records(records, out, title or Path(log).name)
 

@@ -19,7 +19,7 @@ import numpy as np
 from streamgd.config import Config
 from streamgd.atomic import remove_stale
 from streamgd.checkpoint import Checkpoint
-from streamgd.errors import CheckpointError, DivergenceError
+from streamgd.errors import CheckpointError, ConfigError, DivergenceError
 from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -81,7 +81,14 @@ def train(
         TrainingInterrupted: stopped by `stop`, after writing a checkpoint.
     """
     if config["optimizer.method"] != "sgd":
-        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch)
+        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch),
+        # which writes no checkpoints: say so rather than silently start over
+        if resume:
+            raise ConfigError(
+                f"--resume with optimizer.method: {config['optimizer.method']}:"
+                " the full-batch engine writes no checkpoints, so there is"
+                " nothing to resume; run the job again without --resume"
+            )
         from streamgd.fullbatch import train_fullbatch
 
         return train_fullbatch(config, progress)

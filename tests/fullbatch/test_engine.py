@@ -195,7 +195,7 @@ def test_gd_divergence_raises_and_writes_no_model(regression, tmp_path):
 def test_lbfgs_with_l1_is_not_implemented(regression, tmp_path):
     """L-BFGS refuses a non-smooth penalty before reading any data."""
     job = _job([tmp_path / "nothing-here.parquet"], tmp_path, model__penalty="l1")
-    with pytest.raises(NotImplementedError, match="linesearch"):
+    with pytest.raises(ConfigError, match="linesearch"):
         streamgd.train(job)
 
 
@@ -203,8 +203,16 @@ def test_validation_holdout_is_not_implemented(tmp_path):
     """A holdout is refused rather than silently trained on."""
     job = _job([tmp_path / "nothing-here.parquet"], tmp_path,
                validation__holdout=0.1)
-    with pytest.raises(NotImplementedError, match="validation.holdout"):
+    with pytest.raises(ConfigError, match="validation.holdout"):
         streamgd.train(job)
+
+
+def test_resume_is_refused_for_a_full_batch_job(tmp_path):
+    """The full-batch engine writes no checkpoints: --resume says so instead of
+    silently training from the start."""
+    job = _job([tmp_path / "nothing-here.parquet"], tmp_path)
+    with pytest.raises(ConfigError, match="no checkpoints"):
+        streamgd.train(job, resume=True)
 
 
 def test_sgd_then_lbfgs_polish(regression, tmp_path):
@@ -381,3 +389,21 @@ def test_cli_trains_the_default_job_in_batch(tmp_path, capsys):
     assert model["training"]["method"] == "batch"
     assert model["training"]["rows"] == 327_346
     assert f"stop: {model['training']['stop_reason']}" in printed
+
+
+def test_unreachable_scheduler_is_a_config_error(regression, tmp_path):
+    """A dask.scheduler address where nothing listens names the key, no traceback.
+    The port is one the test just bound and released on 127.0.0.1."""
+    import socket
+
+    import dask
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder, _, _ = regression
+    job = _job([folder / "parquet"], tmp_path,
+               dask__scheduler=f"tcp://127.0.0.1:{port}")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        with pytest.raises(ConfigError, match="dask.scheduler"):
+            streamgd.train(job)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import streamgd
-from streamgd.errors import DivergenceError
+from streamgd.errors import ConfigError, DivergenceError
 from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -131,7 +131,7 @@ def test_select_kernel_numpy_and_other_updates_take_the_generic_path():
 def test_select_kernel_numba_refuses_other_updates():
     """`numba` with an update rule the kernel lacks is an error naming both keys."""
     common = ("squared", Penalty(), np.ones(2, bool), True, Schedule("constant", 1))
-    with pytest.raises(NotImplementedError, match="optimizer.update: sgd only"):
+    with pytest.raises(ConfigError, match="optimizer.update: sgd only"):
         select_kernel("numba", "adam", *common)
 
 

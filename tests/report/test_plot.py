@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import streamgd
-from streamgd.errors import DataError
+from streamgd.errors import ConfigError, DataError
 from streamgd.report.costs import cost_series, read_cost_log
 from tests.helpers import write_parquet
 
@@ -119,3 +119,11 @@ def test_plot_draws_the_holdout_of_a_validated_run(tmp_path):
     assert (np.diff(curves["holdout"].update) > 0).all()
     pixels = imread(plot_cost_log(result.cost_log_path, tmp_path / "c.png"))
     assert pixels.shape[:2] == (420, 1100)
+
+
+def test_plot_refuses_to_write_over_its_own_log(cost_log):
+    """`--out` naming the cost log itself is refused and the log stays whole."""
+    before = cost_log.read_bytes()
+    with pytest.raises(ConfigError, match="would destroy the log"):
+        plot_cost_log(cost_log, cost_log)
+    assert cost_log.read_bytes() == before

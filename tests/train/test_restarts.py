@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import streamgd
+from streamgd.errors import ConfigError
 from tests.helpers import write_parquet
 
 
@@ -36,7 +37,7 @@ def test_restarts_keep_the_start_of_lowest_holdout_cost(tmp_path):
 
 def test_restarts_cannot_resume(tmp_path):
     """Resuming a multi-start job is refused, naming what to do instead."""
-    with pytest.raises(NotImplementedError, match="restart-K"):
+    with pytest.raises(ConfigError, match="restart-K"):
         streamgd.train({"data": {"paths": ["x.parquet"], "features": ["a"],
                                  "target": "y"},
                         "optimizer": {"restarts": 2}}, resume=True)
