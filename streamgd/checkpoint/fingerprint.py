@@ -20,15 +20,25 @@ IGNORED_SECTIONS = ("checkpoint",)
 
 
 def fingerprint(config: Config) -> dict[str, Any]:
-    """The job's input files and its config, as a JSON-ready dict."""
+    """The job's input files (training and validation) and its config, as a
+    JSON-ready dict."""
     files = []
-    for data_file in resolve_files(config["data.paths"], config["data.format"]):
+    for data_file in _input_files(config):
         status = os.stat(data_file.path)
         files.append({"path": data_file.path, "size": status.st_size,
                       "mtime_ns": status.st_mtime_ns})
     job = {key: value for key, value in config.as_dict().items()
            if key not in IGNORED_SECTIONS}
     return {"files": files, "config": job}
+
+
+def _input_files(config: Config) -> list:
+    """Every file the run reads: the training data, then any validation files
+    (a changed validation file changes the holdout costs and early stopping)."""
+    files = resolve_files(config["data.paths"], config["data.format"])
+    if config["validation.paths"]:
+        files += resolve_files(config["validation.paths"], config["data.format"])
+    return files
 
 
 def differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:

@@ -147,6 +147,20 @@ def test_resume_refuses_changed_input_files(tmp_path):
         streamgd.train(job, resume=True)
 
 
+def test_resume_refuses_a_changed_validation_file(tmp_path):
+    """The validation file is an input too: rewriting it refuses the resume."""
+    rng = np.random.default_rng(5)
+    valid = tmp_path / "valid.parquet"
+    write_parquet(valid, {"x1": rng.normal(size=50), "x2": rng.normal(size=50),
+                          "x3": rng.normal(size=50), "y": rng.normal(size=50)})
+    job = _job(tmp_path, optimizer__max_epochs=2,
+               validation__paths=str(valid))
+    _stop_after_epoch(tmp_path, job)
+    write_parquet(valid, {"x1": [1.0], "x2": [1.0], "x3": [1.0], "y": [1.0]})
+    with pytest.raises(CheckpointError, match=r"input file .*valid.parquet: size"):
+        streamgd.train(job, resume=True)
+
+
 def test_resume_without_checkpoint_trains_from_the_start(tmp_path, caplog):
     """--resume with no checkpoint warns and trains the same model as a fresh run."""
     job = _job(tmp_path, optimizer__max_epochs=2)
