@@ -10,6 +10,10 @@ shuffle permute chunks, the first pass writes the parsed blocks to an Arrow IPC 
 in a temporary folder (Vowpal Wabbit's cache file plays the same part); each later
 epoch reads blocks from it in any order, several times faster than parsing again.
 The cache costs 8 bytes per value on disk and is removed when the source closes.
+A process killed outright (SIGKILL, power loss) cannot remove its cache; its folder
+is named after the host and the process id, and the next source opened on the same
+host removes the folders of processes that no longer run (a typed copy of a whole
+CSV file per killed run would otherwise fill the disk of a scheduled job's host).
 
 Errors name the 0-based data row and, when every row of the file is one physical
 line, the line too. The parser does not report lines, so the newlines are counted
@@ -20,7 +24,9 @@ chunks without line numbers rather than with wrong ones.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +57,45 @@ class CsvOptions:
     empty_files: str = "error"
 
 
+
+def _cache_prefix(host: str | None = None, pid: int | None = None) -> str:
+    """The name start of a cache folder: streamgd-csv-HOST-PID-."""
+    host = socket.gethostname() if host is None else host
+    pid = os.getpid() if pid is None else pid
+    return f"streamgd-csv-{host.replace('-', '_')}-{pid}-"
+
+
+def remove_stale_caches(cache_dir: str | None = None) -> list[str]:
+    """Remove the cache folders left by processes of this host that have ended.
+
+    Folders of other hosts (a shared cache_dir) and of live processes are kept;
+    a process id reused by a live process keeps its folder too, the safe side.
+
+    Returns:
+        the folders removed.
+    """
+    parent = Path(tempfile.gettempdir() if cache_dir is None else cache_dir)
+    host_prefix = _cache_prefix(pid=0)[: -len("0-")]
+    removed = []
+    for folder in parent.glob(f"{host_prefix}*-*"):
+        pid_text = folder.name[len(host_prefix):].split("-", 1)[0]
+        if folder.is_dir() and pid_text.isdigit() and not _running(int(pid_text)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    if removed:
+        log.info("removed %d CSV caches of ended runs: %s", len(removed), removed)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by another user
+    return True
+
 class CsvSource:
     """CSV blocks of one or more files, readable in any order after one parse."""
 
@@ -66,7 +111,8 @@ class CsvSource:
         self.chunks: list[ChunkRef] = []
         if cache_dir is not None:
             check_folder(cache_dir, "data.cache_dir")
-        self._folder = tempfile.mkdtemp(prefix="streamgd-csv-", dir=cache_dir)
+        remove_stale_caches(cache_dir)
+        self._folder = tempfile.mkdtemp(prefix=_cache_prefix(), dir=cache_dir)
         self._cache_paths: dict[str, str] = {}
         try:
             for number, file in enumerate(files):

@@ -410,3 +410,27 @@ def test_csv_ragged_row_names_its_line(tmp_path):
         list(csv_blocks(str(path), plan, CsvOptions()))
     assert caught.value.line == 4
     assert "newlines_in_values" not in str(caught.value)
+
+
+def test_csv_caches_of_ended_runs_are_removed_when_a_source_opens(tmp_path):
+    """A run killed outright leaves its cache; the next source on this host
+    removes it, and keeps the caches of live processes and of other hosts."""
+    import subprocess
+    import sys
+
+    from streamgd.readers.csv import _cache_prefix
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    cache = tmp_path / "cache"
+    stale = cache / (_cache_prefix(pid=int(ended.stdout)) + "abc")
+    live = cache / (_cache_prefix() + "def")
+    elsewhere = cache / (_cache_prefix(host="another-host", pid=1) + "ghi")
+    for folder in (stale, live, elsewhere):
+        folder.mkdir(parents=True)
+        (folder / "0.arrow").write_bytes(b"typed copy")
+
+    source = _source([_write(tmp_path / "data.csv", _numbered(10))], cache)
+    source.close()
+    assert not stale.exists()
+    assert live.exists() and elsewhere.exists()
