@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from streamgd.config import Config, load_config, make_config, parse_override
 from streamgd.errors import (
     CheckpointError, ConfigError, DataError, DivergenceError, ModelFileError,
-    StreamgdError, TrainingInterrupted,
+    OutputLockedError, StreamgdError, TrainingInterrupted,
 )
 from streamgd.model.saved import TrainedModel, load_model
 from streamgd.train import TrainResult
@@ -27,7 +27,7 @@ from streamgd import predict as _prediction  # noqa: E402 (after its imports)
 
 __all__ = [
     "CheckpointError", "Config", "ConfigError", "DataError", "DivergenceError",
-    "ModelFileError", "TrainingInterrupted",
+    "ModelFileError", "OutputLockedError", "TrainingInterrupted",
     "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
     "load_model", "make_config", "predict", "train",
 ]
@@ -64,20 +64,26 @@ def train(
             result is bitwise the model of an uninterrupted run.
         stop: a `train.signals.StopRequest`; when a signal sets it, the run
             writes a checkpoint and raises TrainingInterrupted.
+
+    Raises:
+        OutputLockedError: another run writes into the job's output.dir.
     """
+    from streamgd.lock import output_lock
     from streamgd.train import train as run
 
     config = _as_config(job, overrides)
-    if config["optimizer.restarts"] > 1:
-        if resume:
-            raise ConfigError(
-                "resume with optimizer.restarts > 1 is not supported: resume one"
-                " start's folder (output.dir/restart-K) as its own job instead"
-            )
-        from streamgd.train.restarts import train_with_restarts
+    if config["optimizer.restarts"] > 1 and resume:
+        raise ConfigError(
+            "resume with optimizer.restarts > 1 is not supported: resume one"
+            " start's folder (output.dir/restart-K) as its own job instead"
+        )
+    # one run per output folder, or two runs would interleave their files
+    with output_lock(config["output.dir"]):
+        if config["optimizer.restarts"] > 1:
+            from streamgd.train.restarts import train_with_restarts
 
-        return train_with_restarts(config, progress)
-    return run(config, progress, resume=resume, stop=stop)
+            return train_with_restarts(config, progress)
+        return run(config, progress, resume=resume, stop=stop)
 
 
 def _model(model: TrainedModel | str | Path) -> TrainedModel:

@@ -145,3 +145,33 @@ def remove_stale(path: str | Path) -> int:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
     return len(stale)
+
+
+def create_exclusive(path: str | Path, text: str) -> bool:
+    """Create `path` holding `text`, only if no file of that name exists.
+
+    The text is written whole under a temporary name first and then hard-linked
+    to `path`: `link` fails when the name exists and is atomic, so a reader
+    never sees a half-written file and of two concurrent callers one wins.
+
+    Returns:
+        True if this call created `path`; False if it existed already.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        os.fchmod(handle, _mode_for(path))
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

@@ -12,6 +12,7 @@
     ├── ModelFileError          a model file cannot be read
     ├── CheckpointError         a checkpoint cannot be read, or does not match the
     │                           job's input files or config (resume refused)
+    ├── OutputLockedError       another run holds the output folder's lock
     ├── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
     └── MissingExtraError       an optional extra (matplotlib, ...) is missing
 
@@ -106,6 +107,10 @@ class ModelFileError(StreamgdError, ValueError):
 
 class CheckpointError(StreamgdError, ValueError):
     """A checkpoint is unreadable, or belongs to other input files or another job."""
+
+
+class OutputLockedError(StreamgdError):
+    """Another run (pid and host named) is writing into the same output folder."""
 
 
 class TrainingInterrupted(StreamgdError):
