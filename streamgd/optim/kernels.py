@@ -14,8 +14,8 @@ and learning rates the cost log needs.
                  r = lr x W / (n_batch_rows x mean weight)  (the batch's weight
                  share; exactly lr without sample weights), lr from the
                  schedule at update t = count + 1; with safe steps, r is at
-                 most 1 / (curvature x (sum_i w_i |x_i|^2 / W + 1))
-                 (the engine's `_safe_rate`: a step that cannot overshoot)
+                 most the batch's cap (`optim.stepcap`: a step that cannot
+                 pass the batch's minimum along the gradient)
 
 Plain SGD (`optimizer.update: sgd`) with every penalty and schedule is covered;
 any other optimizer takes the generic path. `optimizer.kernel` chooses: `numba`
@@ -70,6 +70,7 @@ class BlockUpdates:
             (the part of the cost that is not loss).
         diverged: the last update's cost or intercept is not finite; the
             updates stop there.
+        capped: steps cut to their batch's cap (`optim.stepcap`).
     """
 
     params: LinearParams
@@ -80,6 +81,7 @@ class BlockUpdates:
     learning_rates: np.ndarray
     penalties: np.ndarray
     diverged: bool
+    capped: int = 0
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ class SGDKernel:
         fit_intercept: False keeps the intercept where it is.
         schedule: the learning-rate schedule.
         mean_weight: mean sample weight over the data (1.0 when unweighted).
-        safe_steps: cap each step at the batch's safe rate (see the engine's
-            `_safe_rate`; on whenever the inputs are scaled).
+        safe_steps: cap each step at the batch's safe rate (see
+            `optim.stepcap`; on whenever the inputs are scaled).
     """
 
     loss_name: str
@@ -124,7 +126,7 @@ class SGDKernel:
         n_batches = -(-len(y) // batch_size)
         out = np.empty((5, n_batches))
         weights = np.array(params.weights, dtype=np.float64, copy=True)
-        state = np.array([params.intercept, float(update_count)])
+        state = np.array([params.intercept, float(update_count), 0.0])
         schedule = self.schedule
         done, diverged = _sgd_block(
             np.ascontiguousarray(X), y,
@@ -138,7 +140,7 @@ class SGDKernel:
         return BlockUpdates(
             LinearParams(weights, float(state[0])), int(state[1]),
             out[0, :done], out[1, :done], out[2, :done], out[3, :done],
-            out[4, :done], bool(diverged),
+            out[4, :done], bool(diverged), int(state[2]),
         )
 
 
@@ -225,6 +227,30 @@ def _penalty_value(weights, l2, l1):
 
 
 @_jit
+def _directional_cap(X, sample_weight, weighted, start, stop, total, gradient,
+                     weights, active, l2, fit_intercept, slope_sum, curvature):
+    # optim.stepcap.directional_cap over the batch's rows start..stop
+    n_features = X.shape[1]
+    direction = np.zeros(n_features)
+    length = 0.0
+    for j in range(n_features):
+        if active[j]:
+            direction[j] = gradient[j] / total + l2 * weights[j]
+            length += direction[j] * direction[j]
+    along_intercept = slope_sum / total if fit_intercept else 0.0
+    length += along_intercept * along_intercept
+    bend = 0.0
+    for row in range(start, stop):
+        along = along_intercept
+        for j in range(n_features):
+            along += X[row, j] * direction[j]
+        square = along * along
+        bend += square * sample_weight[row] if weighted else square
+    bend = curvature * bend / total
+    return length / bend if bend > 0.0 else math.inf
+
+
+@_jit
 def _sgd_block(X, y, sample_weight, weighted, batch_size, weights, state, active,
                fit_intercept, loss_code, l2, l1, schedule_code, initial, power_t,
                epoch_rate, mean_weight, safe_steps, curvature, out):
@@ -267,8 +293,13 @@ def _sgd_block(X, y, sample_weight, weighted, batch_size, weights, state, active
         step_rate = rate * (total / ((stop - start) * mean_weight))
         if safe_steps:
             trace = norms / total + (1.0 if fit_intercept else 0.0)
-            if trace > 0.0:
-                step_rate = min(step_rate, 1.0 / (curvature * trace))
+            if trace > 0.0 and step_rate * curvature * trace > 1.0:
+                cap = _directional_cap(X, sample_weight, weighted, start, stop,
+                                       total, gradient, weights, active, l2,
+                                       fit_intercept, slope_sum, curvature)
+                if step_rate > cap:
+                    step_rate = cap
+                    state[2] += 1.0
         shrink = step_rate * l1
         for j in range(n_features):
             if not active[j]:

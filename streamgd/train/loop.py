@@ -20,13 +20,14 @@ from streamgd.config import Config
 from streamgd.atomic import remove_stale
 from streamgd.checkpoint import Checkpoint
 from streamgd.errors import CheckpointError, ConfigError, DivergenceError
-from streamgd.model.linear import LinearParams, batch_gradient
+from streamgd.model.linear import BatchGradient, LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
 from streamgd.optim import Schedule, SGDState, make_optimizer
 from streamgd.optim.defaults import default_learning_rate
 from streamgd.optim.kernels import select_kernel
+from streamgd.optim.stepcap import directional_cap, trace_caps
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.readers.decode import Chunk
 from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
@@ -476,8 +477,9 @@ class Engine:
                 penalties[done] = self.optimizer.penalty.value(self.params.weights)
             share = self._weight_share(gradient.total_weight, len(block.y[start:stop]))
             step_rate = rate * share
-            if caps is not None:
-                step_rate = min(step_rate, caps[start // batch_size])
+            if caps is not None and step_rate > caps[start // batch_size]:
+                step_rate = self._capped_rate(block.X[start:stop], sample_weight,
+                                              gradient, step_rate)
             self.params, self.opt_state = self.optimizer.update(
                 gradient, self.opt_state, self.params, step_rate
             )
@@ -490,32 +492,32 @@ class Engine:
                 penalties[:done])
 
     def _safe_rates(self, block: Chunk, batch_size: int) -> np.ndarray:
-        """Per batch of the block, the largest rate at which its step cannot
-        overshoot: float64 array of shape (n_batches,).
+        """Per batch of the block, the screen of the step cap: rates at most
+        these cannot overshoot (see `optim.stepcap`)."""
+        return trace_caps(block.X, block.weight, batch_size, self.loss.curvature,
+                          self.config["model.fit_intercept"])
 
-        A batch cost's curvature is at most `curvature` times its Hessian's
-        trace, (1/W) sum_i w_i (||x_i||^2 + 1): a step of rate 1 / that bound
-        moves no further than the batch's own minimum along the gradient
-        (normalized LMS, Nagumo and Noda 1967). Ordinary batches of scaled rows
-        allow far more than the schedule's rate, so the cap only acts on a batch
-        of rare, large rows, where a plain step would diverge (bugcase b21: ten
-        rows at 31.6 standard deviations in one batch, file order). The
-        penalty's curvature is left out of the bound. Computed for the whole
-        block at once, so an update pays one comparison for it.
-        """
-        starts = np.arange(0, block.n_rows, batch_size)
-        squared_norms = np.einsum("ij,ij->i", block.X, block.X)
-        if block.weight is None:
-            sums = np.add.reduceat(squared_norms, starts)
-            totals = np.diff(np.append(starts, block.n_rows)).astype(np.float64)
-        else:
-            sums = np.add.reduceat(block.weight * squared_norms, starts)
-            totals = np.add.reduceat(block.weight, starts)
-        intercept = 1.0 if self.config["model.fit_intercept"] else 0.0
-        # a batch of weight 0 makes no step; a trace of 0 leaves the rate alone
-        trace = np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)
-        bound = self.loss.curvature * (trace + intercept)
-        return np.divide(1.0, bound, out=np.full_like(bound, np.inf), where=bound > 0)
+    def _capped_rate(self, X: np.ndarray, sample_weight: np.ndarray | None,
+                     gradient: BatchGradient, step_rate: float) -> float:
+        """`step_rate`, or the batch's cap if lower (see `optim.stepcap`)."""
+        cap = directional_cap(X, sample_weight, gradient, self.optimizer.active,
+                              self.loss.curvature, self.optimizer.fit_intercept)
+        if step_rate <= cap:
+            return step_rate
+        self._count_capped(1)
+        return cap
+
+    def _count_capped(self, n_capped: int) -> None:
+        """Count capped steps; say so the first time in a run."""
+        if n_capped and self.monitor.capped_updates == 0:
+            log.info(
+                "capped a step at the rate that stops at its batch's minimum"
+                " (a batch of rare, large rows); the training summary counts"
+                " such steps (capped_updates)"
+            )
+        self.monitor = replace(
+            self.monitor, capped_updates=self.monitor.capped_updates + n_capped
+        )
 
     def _weight_share(self, total_weight: float, n_rows: int) -> float:
         """The batch's weight over that of an average batch of `n_rows` rows.
@@ -534,6 +536,7 @@ class Engine:
             self.params, self.opt_state.update_count, self.epoch,
         )
         self.params, self.opt_state = done.params, SGDState(done.update_count)
+        self._count_capped(done.capped)
         if done.diverged:
             self._diverged(float(done.costs[-1]), float(done.learning_rates[-1]))
         return (done.costs, done.totals, done.rows, done.learning_rates,
@@ -591,6 +594,7 @@ class Engine:
             "final_cost": epoch_costs[-1] if epoch_costs else None,
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
             "learning_rate": self.learning_rate,
+            "capped_updates": self.monitor.capped_updates,
             **self.validation.summary(),
         }
         return TrainedModel(

@@ -57,6 +57,7 @@ class Monitor:
         stop_reason: "max_epochs" while running or at the end, "converged"
             (the cost settled) or "no_improvement" (it stopped improving
             without settling).
+        capped_updates: steps cut to their batch's cap (`optim.stepcap`).
     """
 
     epoch_costs: tuple[float, ...] = ()
@@ -64,6 +65,7 @@ class Monitor:
     n_stale: int = 0
     first_cost: float | None = None
     stop_reason: str = "max_epochs"
+    capped_updates: int = 0
 
 
 @dataclass(frozen=True)

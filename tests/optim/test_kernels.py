@@ -20,6 +20,7 @@ from streamgd.optim import kernels
 from streamgd.optim.kernels import select_kernel
 from streamgd.optim.schedules import Schedule
 from streamgd.optim.sgd import SGD
+from streamgd.optim.stepcap import directional_cap
 from tests.helpers import write_parquet
 
 pytest.importorskip("numba")
@@ -45,7 +46,10 @@ def _generic(X, y, weight, batch_size, params, sgd, loss, schedule, mean_weight,
             norms = squared_norms[rows]
             trace = 1.0 + (norms.mean() if weight is None else
                            weight[rows] @ norms / gradient.total_weight)
-            step_rate = min(step_rate, 1.0 / (loss.curvature * trace))
+            if step_rate > 1.0 / (loss.curvature * trace):
+                step_rate = min(step_rate, directional_cap(
+                    X[rows], sample_weight, gradient, sgd.active,
+                    loss.curvature, True))
         params, _ = sgd.update(gradient, sgd.init(), params, step_rate)
         count += 1
         costs.append(gradient.cost)
