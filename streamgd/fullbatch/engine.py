@@ -32,7 +32,7 @@ from streamgd.fullbatch.partitions import (
     Partition, list_partitions, partition_reader,
 )
 from streamgd.fullbatch.passes import (
-    GradientSums, ScaledData, Summary, chunk_sums, merge_all, merge_summaries,
+    GradientSums, ScaledData, Summary, cached_sums, merge_all, merge_summaries,
     partition_sums, summarize, tree_reduce,
 )
 from streamgd.fullbatch.solvers import (
@@ -181,8 +181,8 @@ class Passes:
     def __call__(self, params: LinearParams) -> GradientSums:
         """The gradient sums over all rows at `params`: one pass."""
         if self.cached is not None:
-            parts = [delayed(chunk_sums, pure=False)(chunk, params, self.loss)
-                     for chunk in self.cached]
+            parts = [delayed(cached_sums, pure=False)(blocks, params, self.loss)
+                     for blocks in self.cached]
         else:
             parts = [
                 delayed(partition_sums, pure=False)(self.data, part, params, self.loss)

@@ -19,17 +19,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 import numpy as np
+import pyarrow as pa
 from dask import delayed
 
 from streamgd.errors import NonFiniteValueError
+from streamgd.fullbatch.gradient import (
+    GradientSums, ScaledBlock, block_sums, dense_sums,
+)
 from streamgd.fullbatch.partitions import Partition, PartitionReader
 from streamgd.model.labels import Key, collect_classes
 from streamgd.model.linear import LinearParams, Loss
 from streamgd.normalize import RunningStats, Scaler
 from streamgd.normalize.moments import StatisticsOverflow
+from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk, Decoder
 from streamgd.train.prepare import check_target_magnitude, update_statistics
 
@@ -42,49 +47,6 @@ class Mergeable(Protocol):
 
 
 M = TypeVar("M", bound=Mergeable)
-
-
-@dataclass(frozen=True)
-class GradientSums:
-    """Sums over some rows of the loss and its gradient; no mean taken yet.
-
-    Attributes:
-        loss: sum over rows of sample weight * loss.
-        weights: float64 array of shape (n_features,), sum over rows of sample
-            weight * dloss/dweights.
-        intercept: sum over rows of sample weight * dloss/dintercept.
-        total_weight: sum of the sample weights (the row count when unweighted).
-        n_rows: rows summed.
-    """
-
-    loss: float
-    weights: np.ndarray
-    intercept: float
-    total_weight: float
-    n_rows: int
-
-    @classmethod
-    def empty(cls, n_features: int) -> GradientSums:
-        return cls(0.0, np.zeros(n_features), 0.0, 0.0, 0)
-
-    @classmethod
-    def of(cls, chunk: Chunk, params: LinearParams, loss: Loss) -> GradientSums:
-        """Sums over a decoded, scaled chunk at `params`."""
-        losses, slopes = loss.value_and_slope(params.margin(chunk.X), chunk.y)
-        total_weight = float(chunk.n_rows)
-        if chunk.weight is not None:
-            losses, slopes = losses * chunk.weight, slopes * chunk.weight
-            total_weight = float(chunk.weight.sum())
-        return cls(float(losses.sum()), chunk.X.T @ slopes, float(slopes.sum()),
-                   total_weight, chunk.n_rows)
-
-    def merge(self, other: GradientSums) -> GradientSums:
-        """Sums over the rows of both (disjoint) parts."""
-        return GradientSums(
-            self.loss + other.loss, self.weights + other.weights,
-            self.intercept + other.intercept, self.total_weight + other.total_weight,
-            self.n_rows + other.n_rows,
-        )
 
 
 @dataclass(frozen=True)
@@ -120,40 +82,75 @@ class ScaledData:
     decoder: Decoder
     scaler: Scaler
 
-    def chunks(self, partition: Partition):
+    def chunks(self, partition: Partition) -> Iterator[Chunk]:
         """The partition's decoded, scaled chunks, one block at a time."""
-        for ref, table in self.reader.tables(partition):
+        return self.scaled(self.reader.tables(partition))
+
+    def scaled(self, tables: Iterable[tuple[ChunkRef, pa.Table]]) -> Iterator[Chunk]:
+        """The tables decoded and scaled; empty ones skipped."""
+        for ref, table in tables:
             chunk = self.decoder.decode(table, ref)
             if chunk.n_rows:
-                yield Chunk(self.scaler.transform(chunk.X), chunk.y, chunk.weight)
+                # in place: the decoded matrix is this task's own
+                X = self.scaler.transform(chunk.X, out=chunk.X)
+                yield Chunk(X, chunk.y, chunk.weight)
 
-    def load(self, partition: Partition) -> Chunk:
-        """The whole partition as one scaled chunk (for caching in memory)."""
-        n_features = len(self.decoder.features)
-        parts = list(self.chunks(partition))
-        if not parts:
-            return Chunk(np.empty((0, n_features)), np.empty(0), None)
-        weights = [part.weight for part in parts]
-        return Chunk(
-            np.concatenate([part.X for part in parts]),
-            np.concatenate([part.y for part in parts]),
-            None if weights[0] is None else np.concatenate(weights),
-        )
+    def load(self, partition: Partition) -> list[ScaledBlock]:
+        """The partition's blocks, scaled, for caching in worker memory."""
+        return [self._block(ref, table)
+                for ref, table in self.reader.tables(partition)
+                if table.num_rows]
+
+    def _block(self, ref: ChunkRef, table: pa.Table) -> ScaledBlock:
+        """A table's rows as a scaled block; decoded when `dense_sums` would be
+        (the scaled values are the same either way)."""
+        features = self.decoder.dense_features(table)
+        if features is not None:
+            columns = np.empty((len(features), table.num_rows))
+            for j, feature in enumerate(features):
+                np.subtract(feature, self.scaler.shift[j], out=columns[j])
+                columns[j] /= self.scaler.scale[j]
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = np.isfinite(columns.sum())
+            target = self.decoder.complete_target(table, ref) if finite else None
+            if target is not None:
+                return ScaledBlock(columns, *target)
+
+        chunks = list(self.scaled([(ref, table)]))
+        if not chunks:  # every row dropped for missing values
+            n_features = len(self.decoder.features)
+            return ScaledBlock(np.empty((n_features, 0)), np.empty(0), None)
+        return ScaledBlock.of(chunks[0])
 
 
 def partition_sums(
     data: ScaledData, partition: Partition, params: LinearParams, loss: Loss
 ) -> GradientSums:
-    """Gradient sums over a partition read from its file, block by block."""
+    """Gradient sums over a partition read from its file, block by block.
+
+    A block of complete float64 columns is summed straight from them
+    (`dense_sums`); any other block is decoded and scaled first.
+    """
     sums = GradientSums.empty(len(data.decoder.features))
-    for chunk in data.chunks(partition):
-        sums = sums.merge(GradientSums.of(chunk, params, loss))
+    for ref, table in data.reader.tables(partition):
+        block = dense_sums(data.decoder, data.scaler, table, ref, params, loss)
+        if block is None:
+            block = GradientSums.empty(len(data.decoder.features))
+            for chunk in data.scaled([(ref, table)]):
+                block = GradientSums.of(chunk, params, loss)
+        sums = sums.merge(block)
     return sums
 
 
-def chunk_sums(chunk: Chunk, params: LinearParams, loss: Loss) -> GradientSums:
-    """Gradient sums over a partition cached in memory."""
-    return GradientSums.of(chunk, params, loss)
+def cached_sums(
+    blocks: list[ScaledBlock], params: LinearParams, loss: Loss
+) -> GradientSums:
+    """Gradient sums over a partition cached in memory (`ScaledData.load`);
+    merged block by block as `partition_sums` does, so the two agree exactly."""
+    sums = GradientSums.empty(len(params.weights))
+    for block in blocks:
+        sums = sums.merge(block_sums(block, params, loss))
+    return sums
 
 
 def summarize(

@@ -110,6 +110,36 @@ class Decoder:
             weight = weight[kept] if weight is not None else None
         return Chunk(np.ascontiguousarray(X), y, weight, int(incomplete.sum()), kept)
 
+    def dense_features(self, table: pa.Table) -> list[np.ndarray] | None:
+        """The feature columns as float64 arrays, when nothing needs decoding.
+
+        For passes that work column by column (the full-batch gradient): no
+        row-major copy is built. Returns None for other types and for nulls; the
+        values are not checked for NaN or infinities (the caller checks its
+        results and falls back to `decode`, which names the bad value).
+        """
+        columns = [table.column(name) for name in self.features]
+        if any(not pa.types.is_float64(column.type) or column.null_count
+               for column in columns):
+            return None
+        return [column.to_numpy() for column in columns]
+
+    def complete_target(
+        self, table: pa.Table, ref: ChunkRef
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """Target and sample weight of a chunk with no missing value in them.
+
+        Returns None when either has a null (the missing-value policy then
+        applies: use `decode`). Raises as `decode` does for a bad value.
+        """
+        if self.plan.target is None:
+            return None
+        y, target_nulls = self._target(table, ref)
+        weight, weight_nulls = self._weight(table, ref)
+        if target_nulls.any() or weight_nulls.any():
+            return None
+        return y, weight
+
     def _features(self, table: pa.Table, ref: ChunkRef):
         dense = _dense_float64(table, self.features)
         if dense is not None:

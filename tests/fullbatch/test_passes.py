@@ -10,7 +10,7 @@ from streamgd.errors import NonFiniteValueError
 from streamgd.fullbatch.cluster import Cluster
 from streamgd.fullbatch.objective import Objective, as_theta
 from streamgd.fullbatch.passes import (
-    FAN_IN, GradientSums, Summary, chunk_sums, merge_all, merge_summaries,
+    FAN_IN, GradientSums, Summary, merge_all, merge_summaries,
     tree_reduce,
 )
 from streamgd.fullbatch.solvers import ConvergenceWarning, gradient_descent
@@ -47,7 +47,7 @@ def _data(seed, n_rows, n_features, kind, weighted):
 
 def _dask_sums(chunks, params, loss):
     parts = [
-        delayed(chunk_sums)(chunk, params, loss) for chunk in chunks
+        delayed(GradientSums.of)(chunk, params, loss) for chunk in chunks
     ]
     empty = GradientSums.empty(len(params.weights))
     return Cluster().compute(tree_reduce(parts, merge_all, empty))

@@ -1,0 +1,177 @@
+"""Loss and gradient sums of one block of rows, computed feature column by column.
+
+A full-batch pass needs, per block, z = b + sum_j w_j x_j (x scaled), the
+per-row loss and slope at z, and one dot product per feature. Done on a
+row-major matrix this costs a transposing copy of the Arrow columns, a scaled
+copy of that, and two matrix products; done column by column it reads each
+Arrow column in place. Measured here per Parquet row group of 65,536 rows and
+20 float64 features: 1.5 ms column by column against about 5 ms for the matrix
+route (to_tensor 1.8 ms, scaling 2-6 ms, products 0.4 ms), next to the 4 ms
+pyarrow takes to read the row group.
+
+The same arithmetic, in the same order, serves the three sources of a block:
+
+    Arrow columns (`dense_sums`)       scaled on the fly into one reused buffer
+    a cached block (`block_sums`)      features stored scaled, one row per feature
+    a decoded chunk (`GradientSums.of`) rows decoded under the missing-value
+                                       policy, transposed into a block first
+
+so a pass over partitions cached in worker memory gives bit for bit the sums of
+a pass that reads the files, and every scaled value is the one the decoder and
+scaler would produce; only the order of the sums over rows and features differs
+from a row-major `X.T @ slopes` (rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from streamgd.model.linear import LinearParams, Loss
+from streamgd.normalize import Scaler
+from streamgd.readers.chunks import ChunkRef
+from streamgd.readers.decode import Chunk, Decoder
+
+# column(j, buffer) -> the scaled feature j of every row (maybe in buffer)
+ScaledColumn = Callable[[int, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class GradientSums:
+    """Sums over some rows of the loss and its gradient; no mean taken yet.
+
+    Attributes:
+        loss: sum over rows of sample weight * loss.
+        weights: float64 array of shape (n_features,), sum over rows of sample
+            weight * dloss/dweights.
+        intercept: sum over rows of sample weight * dloss/dintercept.
+        total_weight: sum of the sample weights (the row count when unweighted).
+        n_rows: rows summed.
+    """
+
+    loss: float
+    weights: np.ndarray
+    intercept: float
+    total_weight: float
+    n_rows: int
+
+    @classmethod
+    def empty(cls, n_features: int) -> GradientSums:
+        return cls(0.0, np.zeros(n_features), 0.0, 0.0, 0)
+
+    @classmethod
+    def of(cls, chunk: Chunk, params: LinearParams, loss: Loss) -> GradientSums:
+        """Sums over a decoded, scaled chunk at `params`."""
+        return block_sums(ScaledBlock.of(chunk), params, loss)
+
+    def merge(self, other: GradientSums) -> GradientSums:
+        """Sums over the rows of both (disjoint) parts."""
+        return GradientSums(
+            self.loss + other.loss, self.weights + other.weights,
+            self.intercept + other.intercept, self.total_weight + other.total_weight,
+            self.n_rows + other.n_rows,
+        )
+
+
+@dataclass(frozen=True)
+class ScaledBlock:
+    """Scaled rows stored feature by feature, as a worker caches them.
+
+    Attributes:
+        columns: float64 array of shape (n_features, n_rows), C-contiguous;
+            row j holds feature j of every row, scaled.
+        y: float64 array of shape (n_rows,).
+        weight: float64 array of shape (n_rows,), or None when unweighted.
+    """
+
+    columns: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> ScaledBlock:
+        """The block of a decoded, scaled chunk (a transposing copy)."""
+        return cls(np.ascontiguousarray(chunk.X.T), chunk.y, chunk.weight)
+
+    @property
+    def n_rows(self) -> int:
+        return self.columns.shape[1]
+
+
+def block_sums(block: ScaledBlock, params: LinearParams, loss: Loss) -> GradientSums:
+    """Sums over a block of scaled rows at `params`."""
+    n_features, n_rows = block.columns.shape
+    if n_rows == 0:
+        return GradientSums.empty(n_features)
+
+    def column(j: int, buffer: np.ndarray) -> np.ndarray:
+        return block.columns[j]
+
+    margins = _margins(column, n_rows, params)
+    return _sums(column, margins, block.y, block.weight, loss, n_features)
+
+
+def dense_sums(
+    decoder: Decoder, scaler: Scaler, table: pa.Table, ref: ChunkRef,
+    params: LinearParams, loss: Loss,
+) -> GradientSums | None:
+    """Sums over a table's rows straight from its Arrow columns, or None.
+
+    Returns None when the table needs the decoder: no rows, a feature column
+    that is not float64, a null anywhere (the missing-value policy), or a value
+    that is not finite (the decoder names its column and row).
+
+    Raises:
+        DataError: a bad target or sample weight, as `Decoder.decode` does.
+    """
+    features = decoder.dense_features(table)
+    if features is None or table.num_rows == 0:
+        return None
+    shift, scale = scaler.shift, scaler.scale
+
+    def column(j: int, buffer: np.ndarray) -> np.ndarray:
+        np.subtract(features[j], shift[j], out=buffer)
+        buffer /= scale[j]
+        return buffer
+
+    # NaN and infinities in any feature propagate into the margins' sum
+    margins = _margins(column, table.num_rows, params)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(margins.sum()):
+            return None
+    target = decoder.complete_target(table, ref)
+    if target is None:
+        return None
+    y, weight = target
+    return _sums(column, margins, y, weight, loss, len(features))
+
+
+def _margins(column: ScaledColumn, n_rows: int, params: LinearParams) -> np.ndarray:
+    """z = b + sum_j w_j x_j over the rows, feature by feature."""
+    margins = np.full(n_rows, params.intercept)
+    buffer = np.empty(n_rows)
+    for j, weight in enumerate(params.weights):
+        margins += np.multiply(column(j, buffer), weight, out=buffer)
+    return margins
+
+
+def _sums(
+    column: ScaledColumn, margins: np.ndarray, y: np.ndarray,
+    weight: np.ndarray | None, loss: Loss, n_features: int,
+) -> GradientSums:
+    """Weighted loss and slope sums, then one dot product per feature."""
+    losses, slopes = loss.value_and_slope(margins, y)
+    total_weight = float(len(y))
+    if weight is not None:
+        losses, slopes = losses * weight, slopes * weight
+        total_weight = float(weight.sum())
+
+    gradient = np.empty(n_features)
+    buffer = np.empty(len(y))
+    for j in range(n_features):
+        gradient[j] = np.dot(column(j, buffer), slopes)
+    return GradientSums(float(losses.sum()), gradient, float(slopes.sum()),
+                        total_weight, len(y))
