@@ -12,11 +12,13 @@ The data files must be readable at the same paths from every worker.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import dask
 import psutil
+from dask import delayed
 
 from streamgd.config import Config
 from streamgd.errors import ConfigError
@@ -46,12 +48,58 @@ class Cluster:
             return result
         return self.client.compute(value).result()
 
-    def persist(self, values: list[Any]) -> list[Any]:
-        """The values computed and kept in worker memory, as dask objects."""
+    @property
+    def n_slots(self) -> int:
+        """Tasks that can run at once: the workers' threads, or this machine's
+        cores for the threaded scheduler (its pool's size)."""
+        if self.client is None:
+            return os.cpu_count() or 1
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return max(1, sum(worker.get("nthreads", 1) for worker in workers))
+
+    def keep(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """function(item) of each item, kept where it was computed: values in
+        this process for the threaded scheduler, futures in worker memory
+        otherwise (computed in the background; errors surface when used)."""
         if self.client is None:
             with _one_blas_thread():
-                return list(dask.persist(*values, scheduler="threads"))
-        return list(self.client.persist(values))
+                tasks = [delayed(function, pure=False)(item) for item in items]
+                return list(dask.compute(*tasks, scheduler="threads"))
+        return list(self.client.map(function, items, pure=False))
+
+    def holders(self, kept: list[Any]) -> list[str | None]:
+        """The worker holding each value of `keep` (None: this process)."""
+        if self.client is None:
+            return [None] * len(kept)
+        for future in kept:
+            if future.exception() is not None:  # waits for the value
+                future.result()  # raises the task's error here
+        where = self.client.who_has(kept)
+        return [min(where[future.key], default=None) for future in kept]
+
+    def map_groups(
+        self, function: Callable[..., Any], groups: list[list[Any]], *args: Any,
+        workers: list[str | None] | None = None,
+    ) -> list[Any]:
+        """function(group, *args) for each group, one task each, in order.
+
+        Args:
+            groups: lists of items: plain values, or values of `keep` (a group
+                of kept values should live on one worker: see `holders`).
+            workers: for each group, the worker to run it on (None: any).
+        """
+        if self.client is None:
+            with _one_blas_thread():
+                tasks = [delayed(function, pure=False)(group, *args)
+                         for group in groups]
+                return list(dask.compute(*tasks, scheduler="threads"))
+        workers = workers or [None] * len(groups)
+        futures = [
+            self.client.submit(function, group, *args, pure=False,
+                               workers=None if where is None else [where])
+            for group, where in zip(groups, workers)
+        ]
+        return self.client.gather(futures)
 
     def memory_bytes(self) -> int:
         """Memory the workers may use: their limits, or what this machine has free."""

@@ -32,8 +32,9 @@ from streamgd.fullbatch.partitions import (
     Partition, list_partitions, partition_reader,
 )
 from streamgd.fullbatch.passes import (
-    GradientSums, ScaledData, Summary, cached_sums, merge_all, merge_summaries,
-    partition_sums, summarize, tree_reduce,
+    TASKS_PER_SLOT, GradientSums, ScaledData, Summary, cached_group_sums,
+    group_sums, groups_by_holder, merge_in_order, merge_summaries, split_evenly,
+    summarize, tree_reduce,
 )
 from streamgd.fullbatch.solvers import (
     SolverResult, gradient_descent, lbfgs, line_search_descent,
@@ -160,6 +161,14 @@ def statistics_pass(config: Config, cluster: Cluster, plan: ColumnPlan) -> Prepa
 class Passes:
     """Gradient passes over the partitions, from the files or from worker memory.
 
+    A pass runs a few tasks per worker thread (`TASKS_PER_SLOT`), each summing a
+    group of partitions, rather than one task per partition: on 2 cores a dask
+    task's round trip through the scheduler cost milliseconds, as much as
+    summing a 65,536-row partition. Each task returns its partitions' sums and
+    this process adds them up in partition order, so a pass gives the same
+    result, bit for bit, whatever the grouping, the number of workers or the
+    caching.
+
     Args:
         cache: True to decode and scale every partition once and keep it in
             worker memory; False to read each partition from its file per pass.
@@ -174,26 +183,33 @@ class Passes:
         self.partitions = partitions
         self.loss = loss
         self.cached: list[Any] | None = None
+        self._holders: list[str | None] = []
         if cache:
-            loads = [delayed(data.load, pure=False)(part) for part in partitions]
-            self.cached = cluster.persist(loads)
+            self.cached = cluster.keep(data.load, partitions)
 
     def __call__(self, params: LinearParams) -> GradientSums:
         """The gradient sums over all rows at `params`: one pass."""
-        if self.cached is not None:
-            parts = [delayed(cached_sums, pure=False)(blocks, params, self.loss)
-                     for blocks in self.cached]
+        n_groups = TASKS_PER_SLOT * self.cluster.n_slots
+        if self.cached is None:
+            groups = split_evenly(list(range(len(self.partitions))), n_groups)
+            per_group = self.cluster.map_groups(
+                group_sums, [[self.partitions[i] for i in g] for g in groups],
+                self.data, params, self.loss)
+            workers = None
         else:
-            parts = [
-                delayed(partition_sums, pure=False)(self.data, part, params, self.loss)
-                for part in self.partitions
-            ]
-        empty = GradientSums.empty(len(params.weights))
-        return self.cluster.compute(tree_reduce(parts, merge_all, empty))
+            if not self._holders:
+                self._holders = self.cluster.holders(self.cached)
+            groups, workers = groups_by_holder(self._holders, n_groups)
+            per_group = self.cluster.map_groups(
+                cached_group_sums, [[self.cached[i] for i in g] for g in groups],
+                params, self.loss, workers=workers)
+        return merge_in_order(groups, per_group, GradientSums.empty(
+            len(params.weights)))
 
     def release(self) -> None:
         """Drop the cached partitions from worker memory."""
         self.cached = None
+        self._holders = []
 
 
 def use_cache(config: Config, cluster: Cluster, prepared: Prepared) -> bool:

@@ -47,6 +47,11 @@ class Mergeable(Protocol):
 
 
 M = TypeVar("M", bound=Mergeable)
+T = TypeVar("T")
+
+# tasks per worker thread in a gradient pass: two, so that a thread that
+# finishes early can take over part of a slower one's share
+TASKS_PER_SLOT = 2
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,63 @@ def cached_sums(
     for block in blocks:
         sums = sums.merge(block_sums(block, params, loss))
     return sums
+
+
+def group_sums(
+    partitions: list[Partition], data: ScaledData, params: LinearParams, loss: Loss
+) -> list[GradientSums]:
+    """The gradient sums of each partition of a group, read from the files."""
+    return [partition_sums(data, partition, params, loss) for partition in partitions]
+
+
+def cached_group_sums(
+    cached: list[list[ScaledBlock]], params: LinearParams, loss: Loss
+) -> list[GradientSums]:
+    """The gradient sums of each partition of a group, cached in memory."""
+    return [cached_sums(blocks, params, loss) for blocks in cached]
+
+
+def split_evenly(items: list[T], n_groups: int) -> list[list[T]]:
+    """At most `n_groups` runs of consecutive items, lengths differing by <= 1."""
+    n_groups = max(1, min(n_groups, len(items)))
+    bounds = [len(items) * k // n_groups for k in range(n_groups + 1)]
+    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def groups_by_holder(
+    holders: list[str | None], n_groups: int
+) -> tuple[list[list[int]], list[str | None]]:
+    """Indices of kept values grouped by the worker holding them, each worker's
+    share split into about `n_groups` / workers groups; and each group's worker.
+
+    A task then reads only values held where it runs: nothing moves between
+    workers during a pass.
+    """
+    by_holder: dict[str | None, list[int]] = {}
+    for index, holder in enumerate(holders):
+        by_holder.setdefault(holder, []).append(index)
+    per_holder = max(1, n_groups // max(1, len(by_holder)))
+    groups, workers = [], []
+    for holder, indices in by_holder.items():
+        for group in split_evenly(indices, per_holder):
+            groups.append(group)
+            workers.append(holder)
+    return groups, workers
+
+
+def merge_in_order(
+    groups: list[list[int]], per_group: list[list[M]], empty: M
+) -> M:
+    """The merge of every item's result, in item order, whatever the grouping.
+
+    Args:
+        groups: the item indices of each group (together each index once).
+        per_group: the results of each group's items, in the group's order.
+    """
+    results: dict[int, M] = {}
+    for indices, values in zip(groups, per_group):
+        results.update(zip(indices, values))
+    return merge_all(empty, *(results[index] for index in sorted(results)))
 
 
 def summarize(

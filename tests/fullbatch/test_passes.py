@@ -10,8 +10,8 @@ from streamgd.errors import NonFiniteValueError
 from streamgd.fullbatch.cluster import Cluster
 from streamgd.fullbatch.objective import Objective, as_theta
 from streamgd.fullbatch.passes import (
-    FAN_IN, GradientSums, Summary, merge_all, merge_summaries,
-    tree_reduce,
+    FAN_IN, GradientSums, Summary, groups_by_holder, merge_all, merge_in_order,
+    merge_summaries, split_evenly, tree_reduce,
 )
 from streamgd.fullbatch.solvers import ConvergenceWarning, gradient_descent
 from streamgd.model.linear import LinearParams, batch_gradient
@@ -166,3 +166,40 @@ def test_summary_merge_overflow_names_the_column():
     high = Summary(RunningStats.of(np.array([[1.0, 1e300]])), 1)
     with pytest.raises(NonFiniteValueError, match="column 'big'.*overflows"):
         merge_summaries(["small", "big"], low, high)
+
+
+@given(n_items=st.integers(0, 40), n_groups=st.integers(1, 12))
+def test_split_evenly_keeps_every_item_once_in_order(n_items, n_groups):
+    """Runs of consecutive items, at most n_groups of them, lengths within one."""
+    items = list(range(n_items))
+    groups = split_evenly(items, n_groups)
+    assert [item for group in groups for item in group] == items
+    assert len(groups) <= n_groups and all(groups)
+    lengths = [len(group) for group in groups]
+    assert not lengths or max(lengths) - min(lengths) <= 1
+
+
+@given(holders=st.lists(st.sampled_from(["w1", "w2", "w3"]), max_size=30),
+       n_groups=st.integers(1, 9))
+def test_groups_by_holder_run_each_value_where_it_is_held(holders, n_groups):
+    """Every index once, and every group on the worker that holds all of it."""
+    groups, workers = groups_by_holder(holders, n_groups)
+    assert sorted(i for group in groups for i in group) == list(range(len(holders)))
+    for group, worker in zip(groups, workers):
+        assert {holders[i] for i in group} == {worker}
+
+
+@given(sizes=chunk_sizes(max_chunks=12), seed=seeds(), n_groups=st.integers(1, 6))
+def test_merge_in_order_does_not_depend_on_the_grouping(sizes, seed, n_groups):
+    """Partition sums merged in partition order: bit for bit the same total
+    whether the partitions ran in one group or many."""
+    X, y, weight, params = _data(seed, 60, 3, "linear", True)
+    parts = [GradientSums.of(chunk, params, LOSSES["linear"])
+             for chunk in _split(X, y, weight, sizes)]
+    empty = GradientSums.empty(3)
+    one = merge_in_order([list(range(len(parts)))], [parts], empty)
+    groups = split_evenly(list(range(len(parts))), n_groups)[::-1]
+    many = merge_in_order(groups, [[parts[i] for i in g] for g in groups], empty)
+    assert (many.loss, many.intercept, many.n_rows) == (
+        one.loss, one.intercept, one.n_rows)
+    np.testing.assert_array_equal(many.weights, one.weights)
