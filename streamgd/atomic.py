@@ -124,6 +124,13 @@ class AppendFile:
         os.replace(self.partial, self.path)
         self._committed = True
 
+    def discard(self) -> None:
+        """Close and delete the partial file: no run can continue it."""
+        if not self._stream.closed:
+            self._stream.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.partial.unlink()
+
     def close(self) -> None:
         """Close without renaming: the partial file stays for a resumed run."""
         if not self._stream.closed:

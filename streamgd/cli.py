@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -312,9 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     except StreamgdError as error:
         print(f"streamgd: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("streamgd: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        # a signal before any checkpoint could be written: 128 + its number
+        number = getattr(interrupt, "signal_number", signal.SIGINT)
+        print(f"streamgd: interrupted by {signal.Signals(number).name};"
+              " this run's output was not written (an earlier model in"
+              " output.dir is untouched)", file=sys.stderr)
+        return 128 + number
 
 
 if __name__ == "__main__":

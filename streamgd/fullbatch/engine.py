@@ -14,6 +14,7 @@ full-data cost there; after SGD epochs the iterations continue their numbering.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import numpy as np
 from dask import delayed
 
 from streamgd.config import Config
-from streamgd.errors import ConfigError, DivergenceError
+from streamgd.errors import ConfigError, DivergenceError, TrainingInterrupted
 from streamgd.fullbatch.cluster import Cluster, open_cluster
 from streamgd.fullbatch.objective import Evaluation, Objective, as_params, as_theta
 from streamgd.fullbatch.partitions import (
@@ -49,6 +50,7 @@ from streamgd.train.costlog import CostLog, Progress
 from streamgd.outputs import check_job_outputs
 from streamgd.train.loop import Engine, TrainResult
 from streamgd.train.prepare import Prepared, decoder_for, finish_preparation, prepare
+from streamgd.train.signals import SignalInterrupt
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +62,24 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
         ConfigError: L-BFGS with an L1 or elastic-net penalty.
         DataError: bad input (nothing is written).
         DivergenceError: fixed-rate descent blew up (no model is written).
+        TrainingInterrupted: a signal (SIGINT, SIGTERM) stopped it; nothing kept.
     """
     started = time.perf_counter()
     check_supported(config)
     output = Path(config["output.dir"])
     check_job_outputs(config)
     plan = column_plan(config)
-    with open_cluster(config) as cluster:
-        if config["optimizer.method"] == "sgd+batch":
-            run = _sgd_epochs(config, plan, progress)
-        else:
-            prepared = statistics_pass(config, cluster, plan)
-            run = _Run(prepared, _open_cost_log(config, progress))
-        with _closed_on_error(run.cost_log):
-            _polish(config, cluster, plan, run)
+    try:
+        with open_cluster(config) as cluster:
+            if config["optimizer.method"] == "sgd+batch":
+                run = _sgd_epochs(config, plan, progress)
+            else:
+                prepared = statistics_pass(config, cluster, plan)
+                run = _Run(prepared, _open_cost_log(config, progress))
+            with _closed_on_error(run.cost_log):
+                _polish(config, cluster, plan, run)
+    except SignalInterrupt as interrupt:
+        raise _interrupted(interrupt.signal_number) from None
 
     model = _model(config, run, time.perf_counter() - started)
     model_path = output / config["output.model"]
@@ -82,17 +88,29 @@ def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainRe
     return TrainResult(model, model_path, run.cost_log.path, run.cost_log.records)
 
 
+def _interrupted(signal_number: int) -> TrainingInterrupted:
+    # Known gap: gd and linesearch could checkpoint their iterate (it is small);
+    # until they do, an interrupted full-batch run keeps nothing of itself
+    name = signal.Signals(signal_number).name
+    return TrainingInterrupted(
+        f"stopped by {name}: the full-batch engine writes no checkpoint, so"
+        " nothing of this run was kept (no model; its partial cost log"
+        " removed); an earlier model and cost log in output.dir are untouched."
+        " Run the job again to train", signal_number,
+    )
+
+
 @contextmanager
 def _closed_on_error(cost_log: CostLog) -> Iterator[None]:
     """On an error the cost log is closed: renamed into place after a divergence
-    (to be read), left under its partial name otherwise (as the SGD engine does)."""
+    (to be read), deleted otherwise (no checkpoint could continue it)."""
     try:
         yield
     except DivergenceError:
         cost_log.commit()
         raise
     except BaseException:
-        cost_log.close()
+        cost_log.discard()
         raise
 
 

@@ -210,6 +210,11 @@ class CostLog:
         if self._file is not None:
             self._file.commit()
 
+    def discard(self) -> None:
+        """Close and delete the partial file (a run that cannot be resumed)."""
+        if self._file is not None:
+            self._file.discard()
+
     def close(self) -> None:
         """Close, leaving the partial file for a resumed run to continue."""
         if self._file is not None:

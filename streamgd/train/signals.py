@@ -15,6 +15,15 @@ import signal
 from collections.abc import Iterator
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """A signal that stops a run at once, with its number (the exit status is
+    128 + it: 130 for SIGINT, 143 for SIGTERM)."""
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        super().__init__(signal.Signals(signal_number).name)
+
+
 class StopRequest:
     """Set by a signal; read by the training loop at chunk boundaries.
 
@@ -34,7 +43,7 @@ class StopRequest:
     def request(self, signal_number: int) -> None:
         """Ask training to stop (what the handler does; tests call it too)."""
         if self.signal_number is not None or not self.armed:
-            raise KeyboardInterrupt
+            raise SignalInterrupt(signal_number)
         self.signal_number = signal_number
 
 

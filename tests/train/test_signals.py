@@ -17,9 +17,11 @@ def test_stop_request_while_training_is_recorded_not_raised():
 
 
 def test_stop_request_before_training_or_twice_interrupts_at_once():
-    """Before training (nothing to checkpoint) or on a second signal, stop now."""
-    with pytest.raises(KeyboardInterrupt):
-        StopRequest().request(signal.SIGINT)
+    """Before training (nothing to checkpoint) or on a second signal, stop now,
+    carrying the signal's number (the CLI exits 128 + it)."""
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        StopRequest().request(signal.SIGTERM)
+    assert interrupt.value.signal_number == signal.SIGTERM
     stop = StopRequest()
     stop.armed = True
     stop.request(signal.SIGINT)
