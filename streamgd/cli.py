@@ -21,6 +21,7 @@ from streamgd.config import FIELDS
 from streamgd.errors import StreamgdError, TrainingInterrupted
 from streamgd.progress import ProgressBar
 from streamgd.report.inspect import rows_from_metadata
+from streamgd.report.show import rows_phrase, steps_phrase
 from streamgd.train.signals import stop_on_signals
 
 
@@ -41,9 +42,8 @@ def _train(args: argparse.Namespace) -> int:
     model = result.model
     training = model.training
     weights, intercept = model.original_coefficients()
-    print(f"trained {model.kind} model on {training['rows']} rows"
-          f" ({training['rows_dropped']} dropped), {training['epochs']} epochs,"
-          f" {training['updates']} updates, stop: {training['stop_reason']}")
+    print(f"trained {model.kind} model on {rows_phrase(training)},"
+          f" {steps_phrase(training)}, stop: {training['stop_reason']}")
     print(f"final epoch cost {training['final_cost']:.6g}")
     if model.labels is not None:
         print(_classes_line(model.target, model.labels))

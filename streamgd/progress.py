@@ -100,7 +100,7 @@ class ProgressBar:
             self._finish_statistics()
         if self._first_record:
             self._first_record = False
-            if record["epoch"] > 0:
+            if record["epoch"] > 1:
                 self._start_resumed_pass(record)
         if record["kind"] == "epoch":
             self._finish_pass(record)
@@ -144,7 +144,7 @@ class ProgressBar:
 
     def _label(self, epoch: int) -> str:
         of = f"/{self.max_epochs}" if self.max_epochs else ""
-        return f"epoch {epoch + 1}{of}"
+        return f"epoch {epoch}{of}"
 
     def _finish_pass(self, record: dict[str, Any]) -> None:
         rows = record["rows_seen"] - self._pass_first_row

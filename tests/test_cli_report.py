@@ -118,3 +118,20 @@ def test_cli_plot_without_matplotlib_names_the_extra(job, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     assert main(["plot", str(job.parent / "out" / "costs.jsonl")]) == 1
     assert "pip install 'streamgd[plot]'" in capsys.readouterr().err
+
+
+def test_cli_train_and_show_count_held_out_rows_apart(job, capsys):
+    """With a hashed holdout, train and show name the rows trained on, not every
+    row read, and the holdout's size beside them."""
+    assert main(["train", str(job), "--quiet", "--set",
+                 "validation.holdout=0.25"]) == 0
+    out = capsys.readouterr().out
+    model = json.loads((job.parent / "out" / "model.json").read_text())
+    training = model["training"]
+    held = training["holdout_rows"]
+    assert isinstance(held, int) and 350 < held < 650
+    assert training["rows_trained"] == 2000 - held
+    phrase = f"on {2000 - held:,} rows ({held:,} held out, 0 dropped)"
+    assert phrase in out
+    assert main(["show", str(job.parent / "out" / "model.json")]) == 0
+    assert f"trained {phrase}:" in capsys.readouterr().out

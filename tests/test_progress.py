@@ -24,6 +24,7 @@ class Clock:
         return self.now
 
 
+# records number epochs from 1, as the cost log does
 def _update(epoch, rows_seen, elapsed, cost=4.5):
     return {"kind": "update", "epoch": epoch, "update": rows_seen // 10,
             "rows_seen": rows_seen, "cost_100": cost, "elapsed": elapsed}
@@ -38,7 +39,7 @@ def test_progress_bar_shows_rows_speed_cost_and_eta():
     """With the pass size known, the bar shows the share done, speed and ETA."""
     clock, terminal = Clock(), Terminal()
     bar = ProgressBar(terminal, rows_per_pass=1000, max_epochs=3, clock=clock)
-    bar.record(_update(0, 250, elapsed=2.0, cost=3.25))
+    bar.record(_update(1, 250, elapsed=2.0, cost=3.25))
     line = terminal.getvalue()
     assert line.startswith("\repoch 1/3  [#####...............]  25%")
     assert "250/1,000 rows" in line
@@ -51,14 +52,14 @@ def test_progress_bar_learns_the_pass_size_from_the_first_epoch():
     """After an epoch the bar counts rows of the new pass against the last one."""
     clock, terminal = Clock(), Terminal()
     bar = ProgressBar(terminal, rows_per_pass=None, max_epochs=None, clock=clock)
-    bar.record(_update(0, 500, elapsed=1.0))
+    bar.record(_update(1, 500, elapsed=1.0))
     assert "500 rows  500 rows/s" in terminal.getvalue()
     assert "ETA" not in terminal.getvalue()
     clock.now = 1.0
-    bar.record(_epoch(0, 800, elapsed=2.0))
+    bar.record(_epoch(1, 800, elapsed=2.0))
     assert "epoch 1 done: 800 rows in 2.0s, epoch cost 4\x1b[K\n" in terminal.getvalue()
     clock.now = 2.0
-    bar.record(_update(1, 1000, elapsed=3.0))
+    bar.record(_update(2, 1000, elapsed=3.0))
     last = terminal.getvalue().rsplit("\r", 1)[-1]
     assert "200/800 rows" in last and "ETA 0:00:03" in last
 
@@ -69,7 +70,7 @@ def test_progress_bar_redraws_at_most_every_interval():
     bar = ProgressBar(terminal, rows_per_pass=100, interval=0.5, clock=clock)
     for step in range(10):
         clock.now = 0.1 * (step + 1)
-        bar.record(_update(0, 10 * (step + 1), elapsed=clock.now))
+        bar.record(_update(1, 10 * (step + 1), elapsed=clock.now))
     assert terminal.getvalue().count("\r") == 2  # at 0.1 s and at 0.6 s
 
 
@@ -78,8 +79,8 @@ def test_progress_bar_is_silent_off_a_terminal_and_logs_epochs(caplog):
     stream = io.StringIO()
     bar = ProgressBar(stream, rows_per_pass=100, clock=Clock())
     with caplog.at_level(logging.INFO, logger="streamgd.progress"):
-        bar.record(_update(0, 50, elapsed=1.0))
-        bar.record(_epoch(0, 100, elapsed=2.0))
+        bar.record(_update(1, 50, elapsed=1.0))
+        bar.record(_epoch(1, 100, elapsed=2.0))
     assert stream.getvalue() == ""
     assert "epoch 1 done: 100 rows" in caplog.text
 
@@ -96,7 +97,7 @@ def test_progress_bar_draws_the_statistics_pass_then_training():
         terminal.getvalue())
     assert "150 rows/s  ETA 0:00:01" in terminal.getvalue()
     clock.now = 3.0
-    bar.record(_update(0, 40, elapsed=0.4))
+    bar.record(_update(1, 40, elapsed=0.4))
     assert "statistics pass done: 300 rows in 3.0s\x1b[K\n" in terminal.getvalue()
     assert terminal.getvalue().endswith("ETA 0:00:04\x1b[K")  # 360 left at 100/s
 
@@ -130,16 +131,16 @@ def test_progress_bar_counts_a_resumed_pass_from_its_first_record():
     terminal = Terminal()
     bar = ProgressBar(terminal, rows_per_pass=1000, max_epochs=5, interval=0.0,
                       clock=Clock())
-    bar.record(_update(2, 2600, elapsed=30.0))
-    bar.record(_update(2, 2800, elapsed=32.0))
+    bar.record(_update(3, 2600, elapsed=30.0))
+    bar.record(_update(3, 2800, elapsed=32.0))
     last = terminal.getvalue().rsplit("\r", 1)[-1]
     assert last.startswith("epoch 3/5  200 rows  100 rows/s")
     assert "ETA" not in last
-    bar.record(_epoch(2, 3000, elapsed=34.0))
-    bar.record(_update(3, 3500, elapsed=39.0))
+    bar.record(_epoch(3, 3000, elapsed=34.0))
+    bar.record(_update(4, 3500, elapsed=39.0))
     assert "500/1,000 rows" in terminal.getvalue().rsplit("\r", 1)[-1]
-    bar.record(_epoch(3, 3900, elapsed=44.0))  # 900 rows: some were dropped
-    bar.record(_update(4, 4125, elapsed=46.5))
+    bar.record(_epoch(4, 3900, elapsed=44.0))  # 900 rows: some were dropped
+    bar.record(_update(5, 4125, elapsed=46.5))
     assert "225/900 rows" in terminal.getvalue().rsplit("\r", 1)[-1]
 
 
@@ -148,10 +149,10 @@ def test_progress_bar_reports_holdout_costs(caplog):
     terminal = Terminal()
     bar = ProgressBar(terminal, max_epochs=2, clock=Clock())
     stamp = {"update": 10, "rows_seen": 320, "elapsed": 1.0}
-    bar.record({"kind": "holdout", "epoch": 0, "cost": 1.25, "best": True, **stamp})
+    bar.record({"kind": "holdout", "epoch": 1, "cost": 1.25, "best": True, **stamp})
     assert "epoch 1/2 holdout cost 1.25 (best so far)\x1b[K\n" in terminal.getvalue()
     quiet = ProgressBar(io.StringIO(), clock=Clock())
     with caplog.at_level(logging.INFO, logger="streamgd.progress"):
-        quiet.record({"kind": "holdout", "epoch": 1, "cost": 2.0, "best": False,
+        quiet.record({"kind": "holdout", "epoch": 2, "cost": 2.0, "best": False,
                       **stamp})
     assert "epoch 2 holdout cost 2\n" in caplog.text + "\n"

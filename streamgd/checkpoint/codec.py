@@ -124,7 +124,11 @@ def _decode_dataclass(description: dict, arrays: dict[str, np.ndarray]) -> Any:
     kind = _resolve(description["dataclass"])
     stored = description["fields"]
     expected = {field.name for field in dataclasses.fields(kind)}
-    if set(stored) != expected:
+    # a field added later with a default: a state stored before it takes that
+    defaulted = {field.name for field in dataclasses.fields(kind)
+                 if field.default is not dataclasses.MISSING
+                 or field.default_factory is not dataclasses.MISSING}
+    if not set(stored) <= expected or expected - set(stored) - defaulted:
         raise CodecError(
             f"{kind.__qualname__} has fields {sorted(expected)}, the stored state"
             f" has {sorted(stored)}; it was written by another version"

@@ -6,9 +6,10 @@
                                   epochs -> solver iterations from its weights
 
 Same data section, preprocessing, model file and cost log as the streaming
-engine. In the cost log each iterate of the solver, the start (iteration 0)
-included, is one update followed by an "epoch" record whose `cost_epoch` is the
-full-data cost there; after SGD epochs the iterations continue their numbering.
+engine. In the cost log the start (iteration 0) is a "start" record whose `cost`
+is the full-data cost there; each iteration k >= 1 is one update followed by an
+"epoch" record numbered k whose `cost_epoch` is the full-data cost after it;
+after SGD epochs the iterations continue their numbering.
 """
 
 from __future__ import annotations
@@ -294,14 +295,19 @@ def _solve(
 
 def _report(run: _Run, first_epoch: int, iteration: int, evaluation: Evaluation,
             step: float) -> None:
-    """One cost-log update and epoch record per solver iteration."""
-    epoch = first_epoch + iteration
+    """A start record for iteration 0 (not an update), then one update and
+    epoch record per solver iteration."""
+    run.iteration_costs.append(evaluation.cost)
+    if iteration == 0:
+        run.cost_log.add_record({"kind": "start", "epoch": first_epoch,
+                                 "cost": evaluation.cost})
+        return
+    epoch = first_epoch + iteration - 1  # the cost log's 0-based index
     run.cost_log.extend(
         epoch, np.array([evaluation.cost]), np.array([evaluation.total_weight]),
         np.array([float(evaluation.n_rows)]), np.array([step]),
     )
     run.cost_log.end_epoch(epoch, step)
-    run.iteration_costs.append(evaluation.cost)
 
 
 def _penalty(config: Config) -> Penalty:

@@ -81,11 +81,13 @@ def is_holdout(record: dict[str, Any]) -> bool:
 def cost_series(records: list[dict[str, Any]]) -> list[CostSeries]:
     """The curves of a plot: each moving average, the epochs, the holdout."""
     updates = [r for r in records if r["kind"] == "update"]
-    epochs = [r for r in records if r["kind"] == "epoch" and not is_holdout(r)]
+    # a full-batch log's start (iteration 0) is the first point of its epochs
+    epochs = [r for r in records
+              if r["kind"] in ("epoch", "start") and not is_holdout(r)]
     holdout = [r for r in records if is_holdout(r)]
     curves = [_series(f"last {window} updates", updates, f"cost_{window}")
               for window in WINDOWS]
-    curves.append(_series("epoch average", epochs, "cost_epoch"))
+    curves.append(_series("epoch average", epochs, "cost_epoch", "cost"))
     curves.append(_series("holdout", holdout, "cost", "cost_epoch"))
     return [curve for curve in curves if np.isfinite(curve.cost).any()]
 

@@ -61,12 +61,38 @@ def _labels_line(labels: dict[str, Any]) -> str:
     return f"classes: {labels['negative']!r} (0), {labels['positive']!r} (1)"
 
 
+def rows_phrase(training: dict[str, Any]) -> str:
+    """"N rows (H held out, D dropped)": the rows the model was trained on.
+
+    `rows` counts every row read; a hashed holdout's rows are not trained on
+    (`rows_trained`, written since the holdout existed; older models lack it).
+    """
+    rows = training.get("rows_trained", training.get("rows"))
+    if rows is None:
+        return "? rows"
+    held = training.get("rows", rows) - rows
+    held_out = f"{held:,} held out, " if held else ""
+    return f"{rows:,} rows ({held_out}{training.get('rows_dropped', 0):,} dropped)"
+
+
+def steps_phrase(training: dict[str, Any]) -> str:
+    """"E epochs, U updates"; for full-batch runs their iterations and passes
+    (an epoch there is a pass over the data, the start's evaluation included)."""
+    if "iterations" not in training:
+        return f"{training.get('epochs')} epochs, {training.get('updates', 0):,} updates"
+    polish = (f"{training['iterations']:,} iterations"
+              f" ({training['passes']:,} data passes)")
+    sgd_epochs = len(training.get("epoch_costs") or [])
+    if not sgd_epochs:
+        return polish
+    sgd_updates = training["updates"] - training["iterations"]
+    return f"{sgd_epochs} epochs, {sgd_updates:,} updates, then {polish}"
+
+
 def _training_lines(training: dict[str, Any]) -> list[str]:
     if not training:
         return []
-    lines = [f"trained on {training.get('rows', '?'):,} rows"
-             f" ({training.get('rows_dropped', 0):,} dropped):"
-             f" {training.get('epochs')} epochs, {training.get('updates'):,} updates,"
+    lines = [f"trained on {rows_phrase(training)}: {steps_phrase(training)},"
              f" {training.get('seconds', 0):.1f}s, stop: {training.get('stop_reason')}"]
     costs = training.get("epoch_costs") or []
     if costs:

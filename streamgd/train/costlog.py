@@ -5,12 +5,15 @@ model has not yet seen those rows). Averages are weighted by the batch's total s
 weight, so a short last batch counts for its rows only. Every `log_every` updates,
 and at each epoch's end, one JSON record is written:
 
-    {"kind": "update" | "epoch", "epoch": 0, "update": 1200, "rows_seen": 38400,
+    {"kind": "update" | "epoch", "epoch": 1, "update": 1200, "rows_seen": 38400,
      "cost_10": ..., "cost_100": ..., "cost_1000": ..., "cost_epoch": ...,
      "learning_rate": ..., "elapsed": 3.21}
 
 `cost_epoch` is the running average over the epoch so far (over the whole epoch in
-an "epoch" record). Windows shorter than their length at the start of a run average
+an "epoch" record). Epochs are numbered from 1 in the file, as in the training
+summary and the progress display; the engines pass their 0-based epoch index. A
+log begun by an earlier version (numbered from 0) keeps that numbering when a
+run resumes it, so it is never mixed. Windows shorter than their length at the start of a run average
 what there is.
 
 The file grows under a hidden partial name and is renamed into place when the run
@@ -94,6 +97,8 @@ class CostLog:
         self._tail_cost = np.empty(0)
         self._tail_weight = np.empty(0)
         self._epoch_sums = np.zeros(2)
+        # written epoch = engine's 0-based index + this
+        self._epoch_base = 1
         self._file: AppendFile | None = None
         if resume is not None:
             self._continue(path, resume)
@@ -115,6 +120,9 @@ class CostLog:
                 f"{self._file.partial} holds {len(self.records)} records where its"
                 f" checkpoint counted {state.n_records}"
             )
+        if any(record.get("epoch") == 0 and record["kind"] in ("update", "epoch")
+               for record in self.records):
+            self._epoch_base = 0  # a log numbered from 0 goes on that way
 
     def state(self) -> CostLogState:
         """The log's state, the file synced to disk first."""
@@ -133,7 +141,8 @@ class CostLog:
         rows: np.ndarray,
         learning_rates: np.ndarray,
     ) -> None:
-        """Add the updates of one block (float64 arrays, one entry per update)."""
+        """Add the updates of one block (float64 arrays, one entry per update)
+        made in epoch `epoch` (0-based)."""
         if len(costs) == 0:
             return
         full_cost = np.concatenate([self._tail_cost, costs])
@@ -149,7 +158,8 @@ class CostLog:
         updates = np.arange(first, first + len(costs))
         for k in np.flatnonzero(updates % self.log_every == 0):
             end = len(self._tail_cost) + k + 1
-            record = {"kind": "update", "epoch": epoch, "update": int(updates[k]),
+            record = {"kind": "update", "epoch": epoch + self._epoch_base,
+                      "update": int(updates[k]),
                       "rows_seen": int(rows_seen[k])}
             for window in WINDOWS:
                 start = max(0, end - window)
@@ -169,8 +179,10 @@ class CostLog:
         self.rows_seen = int(rows_seen[-1])
 
     def end_epoch(self, epoch: int, learning_rate: float) -> dict[str, Any]:
-        """Write the epoch record and start the next epoch's average; return it."""
-        record = {"kind": "epoch", "epoch": epoch, "update": self.update_count,
+        """Write the record of epoch `epoch` (0-based) and start the next epoch's
+        average; return the record."""
+        record = {"kind": "epoch", "epoch": epoch + self._epoch_base,
+                  "update": self.update_count,
                   "rows_seen": self.rows_seen}
         end = len(self._tail_cost)
         for window in WINDOWS:
@@ -185,7 +197,8 @@ class CostLog:
 
     def add_record(self, record: dict[str, Any]) -> None:
         """Write a record of another kind (a holdout evaluation) in sequence,
-        stamped with the update count and rows seen so far."""
+        stamped with the update count and rows seen so far; its `epoch`, if
+        any, is written as given (1-based)."""
         self._write({"update": self.update_count, "rows_seen": self.rows_seen,
                      **record})
 

@@ -19,22 +19,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TargetSums:
-    """Weighted sums over some rows: of the weights, of y and of y^2."""
+    """Weighted sums over some rows: of the weights, of y and of y^2; and the
+    number of rows."""
 
     weight: float = 0.0
     y: float = 0.0
     y2: float = 0.0
+    n_rows: int = 0
 
     def add(self, y: np.ndarray, weight: np.ndarray | None) -> TargetSums:
         """These sums with rows y (float64 (n_rows,)) and their weights added."""
         if weight is None:
             return TargetSums(
                 self.weight + len(y), self.y + float(y.sum()),
-                self.y2 + float(y @ y),
+                self.y2 + float(y @ y), self.n_rows + len(y),
             )
         return TargetSums(
             self.weight + float(weight.sum()), self.y + float(weight @ y),
-            self.y2 + float(weight @ (y * y)),
+            self.y2 + float(weight @ (y * y)), self.n_rows + len(y),
         )
 
 

@@ -106,8 +106,9 @@ class Validation:
     ) -> dict[str, Any] | None:
         """Evaluate the holdout after epoch `epoch` (0-based); None without one.
 
-        Returns the cost-log record {"kind": "holdout", "epoch", "cost", "rows",
-        "best", "stop"}; "stop" is True when early stopping ends the run.
+        Returns the cost-log record {"kind": "holdout", "epoch" (1-based), "cost",
+        "rows" (their weight), "best", "stop"}; "stop" is True when early
+        stopping ends the run.
         """
         if not self.has_holdout:
             return None
@@ -126,7 +127,7 @@ class Validation:
         self.state = replace(state, holdout_costs=(*state.holdout_costs, cost),
                              holdout_targets=targets)
         stop = self.patience is not None and self.state.n_stale >= self.patience
-        return {"kind": "holdout", "epoch": epoch, "cost": cost,
+        return {"kind": "holdout", "epoch": epoch + 1, "cost": cost,
                 "rows": targets.weight, "best": improved, "stop": stop}
 
     def final_params(self, params: LinearParams) -> LinearParams:
@@ -164,11 +165,17 @@ class Validation:
             return float("nan"), targets
         return total / targets.weight, targets
 
+    def _rows_trained(self) -> int:
+        """Rows read less the hashed holdout's (a validation file is apart)."""
+        held = self.state.holdout_targets.n_rows if self.fraction > 0 else 0
+        return self.prepared.n_rows - held
+
     def summary(self) -> dict[str, Any]:
         """The validation part of the training summary (JSON-ready)."""
         state = self.state
         constant = best_constant(self.kind, state.train_targets)
         report: dict[str, Any] = {
+            "rows_trained": self._rows_trained(),
             "constant": _finite(constant),
             "constant_train_cost": _finite(
                 constant_cost(self.kind, constant, state.train_targets)),
@@ -184,7 +191,8 @@ class Validation:
                     state.best_params is not None else
                     (state.holdout_costs or (float("nan"),))[-1]),
                 "best_epoch": state.best_epoch,
-                "holdout_rows": state.holdout_targets.weight,
+                "holdout_rows": state.holdout_targets.n_rows,
+                "holdout_weight": state.holdout_targets.weight,
                 "constant_holdout_cost": _finite(
                     constant_cost(self.kind, constant, state.holdout_targets)),
             })

@@ -97,3 +97,16 @@ def test_codec_keeps_the_bits_of_a_nan_float():
                                        np.float64(0), (negative_nan,), None))
     for value in (restored.beta, restored.history[0]):
         assert np.float64(value).view(np.uint64) == np.uint64(0xFFF8000000000001)
+
+
+def test_codec_fills_a_field_added_later_with_its_default():
+    """A state stored before a field with a default existed decodes with that
+    default (a checkpoint of the previous version still resumes); a missing
+    field without a default is still refused."""
+    from streamgd.validate.baseline import TargetSums
+
+    old = {"dataclass": "streamgd.validate.baseline:TargetSums",
+           "fields": {"weight": 3.0, "y": 1.5, "y2": 2.0}}
+    assert decode(old, {}) == TargetSums(3.0, 1.5, 2.0, n_rows=0)
+    with pytest.raises(CodecError, match="written by another version"):
+        decode({"dataclass": f"{__name__}:MomentState", "fields": {}}, {})

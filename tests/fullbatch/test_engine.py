@@ -128,20 +128,25 @@ def test_cached_partitions_give_the_same_model(regression, tmp_path, cache):
 
 
 def test_cost_log_has_one_epoch_record_per_iteration(regression, tmp_path):
-    """Each iterate is logged in the streaming engine's record format."""
+    """The start is a "start" record, not an update; each iteration k >= 1 is
+    one update and epoch k, in the streaming engine's record format."""
     folder, _, _ = regression
     result = streamgd.train(_job([folder / "parquet"], tmp_path))
     lines = result.cost_log_path.read_text().splitlines()
     records = [json.loads(line) for line in lines]
-    epochs = [r for r in records if r["kind"] == "epoch"]
-    iterations = result.model.training["iterations"]
-    assert [r["epoch"] for r in epochs] == list(range(iterations + 1))
-    assert [r["cost_epoch"] for r in epochs] == pytest.approx(
-        result.model.training["iteration_costs"], rel=1e-12)
+    start, epochs = records[0], [r for r in records if r["kind"] == "epoch"]
+    training = result.model.training
+    iterations = training["iterations"]
+    assert (start["kind"], start["epoch"], start["update"]) == ("start", 0, 0)
+    assert [r["epoch"] for r in epochs] == list(range(1, iterations + 1))
+    assert [r["update"] for r in epochs] == list(range(1, iterations + 1))
+    assert training["updates"] == iterations == epochs[-1]["update"]
+    assert [start["cost"]] + [r["cost_epoch"] for r in epochs] == pytest.approx(
+        training["iteration_costs"], rel=1e-12)
     assert set(epochs[0]) == {"kind", "epoch", "update", "rows_seen", "cost_10",
                               "cost_100", "cost_1000", "cost_epoch",
                               "learning_rate", "elapsed"}
-    assert epochs[-1]["rows_seen"] == 1500 * (iterations + 1)
+    assert epochs[-1]["rows_seen"] == 1500 * iterations
 
 
 def test_gd_cost_decreases_every_iteration(regression, tmp_path):
@@ -225,7 +230,9 @@ def test_sgd_then_lbfgs_polish(regression, tmp_path):
     training = result.model.training
     assert len(training["epoch_costs"]) == 2
     epochs = [r for r in result.records if r["kind"] == "epoch"]
-    assert [r["epoch"] for r in epochs] == list(range(training["iterations"] + 3))
+    assert [r["epoch"] for r in epochs] == list(range(1, training["iterations"] + 3))
+    start = next(r for r in result.records if r["kind"] == "start")
+    assert start["epoch"] == 2 and start["update"] == epochs[1]["update"]
     # the polish starts where SGD stopped, far closer than the zero weights
     assert training["iteration_costs"][0] < 0.05 * 0.5 * np.mean(y**2)
     expected_weights, expected_intercept, _ = least_squares(X, y)

@@ -101,3 +101,37 @@ def test_costlog_resumed_drops_records_after_the_state_and_a_half_line(tmp_path)
 
     assert without_time(path) == without_time(tmp_path / "whole.jsonl")
     assert [r["update"] for r in resumed.records] == [2, 4, 6, 7]
+
+
+def test_costlog_numbers_epochs_from_one(tmp_path):
+    """The engines' epoch index 0 is written as epoch 1, as the summary and the
+    progress display count epochs."""
+    log = CostLog(tmp_path / "costs.jsonl", log_every=1)
+    log.extend(0, np.array([1.0]), np.array([1.0]), np.ones(1), np.ones(1))
+    log.end_epoch(0, 0.1)
+    log.extend(1, np.array([1.0]), np.array([1.0]), np.ones(1), np.ones(1))
+    log.commit()
+    lines = [json.loads(line) for line in log.path.read_text().splitlines()]
+    assert [(line["kind"], line["epoch"]) for line in lines] == [
+        ("update", 1), ("epoch", 1), ("update", 2)]
+
+
+def test_costlog_resumed_from_a_zero_based_log_keeps_its_numbering(tmp_path):
+    """A log an earlier version began (epochs from 0) goes on numbered from 0
+    when a run resumes it, rather than mixing the two."""
+    path = tmp_path / "costs.jsonl"
+    log = CostLog(path, log_every=1)
+    log.extend(0, np.array([1.0]), np.array([1.0]), np.ones(1), np.ones(1))
+    state = log.state()
+    log.close()
+    partial = tmp_path / ".costs.jsonl.partial"
+    old_style = partial.read_text().replace('"epoch": 1', '"epoch": 0')
+    partial.write_text(old_style)
+    resumed = CostLog(path, log_every=1,
+                      resume=type(state)(**{**state.__dict__,
+                                            "n_bytes": len(old_style)}))
+    resumed.extend(0, np.array([2.0]), np.array([1.0]), np.ones(1), np.ones(1))
+    resumed.end_epoch(0, 0.1)
+    resumed.commit()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [0, 0, 0]

@@ -174,9 +174,10 @@ def test_learning_rate_follows_its_schedule_at_every_update(
     per_epoch = -(-n_rows // batch_size)
     assert [r["update"] for r in updates] == list(range(1, per_epoch * max_epochs + 1))
     for record in updates:
-        expected = _rate(optimizer, record["update"], record["epoch"])
+        # the log numbers epochs from 1; the schedules count them from 0
+        expected = _rate(optimizer, record["update"], record["epoch"] - 1)
         assert record["learning_rate"] == pytest.approx(expected, rel=1e-15)
-        assert record["epoch"] == (record["update"] - 1) // per_epoch
+        assert record["epoch"] == (record["update"] - 1) // per_epoch + 1
 
 
 # ---------------------------------------------------------------- shuffle

@@ -37,7 +37,7 @@ def test_holdout_record_each_epoch_marked_holdout(noisy, tmp_path):
     result = _train(noisy, tmp_path, validation={"holdout": 0.2, "patience": None})
     lines = [json.loads(line) for line in result.cost_log_path.read_text().splitlines()]
     kinds = [(r["kind"], r["epoch"]) for r in lines if r["kind"] != "update"]
-    assert kinds == [(kind, e) for e in range(4) for kind in ("epoch", "holdout")]
+    assert kinds == [(kind, e) for e in range(1, 5) for kind in ("epoch", "holdout")]
     holdout = [r["cost"] for r in lines if r["kind"] == "holdout"]
     assert result.model.training["holdout_costs"] == holdout
     assert result.model.training["holdout_cost"] == holdout[-1]
