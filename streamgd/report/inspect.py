@@ -8,7 +8,9 @@ block). Every column is read. Numeric columns get the running statistics of
 `normalize.moments` over their finite values; `missing` counts nulls (and the
 CSV null markers), `nonfinite` counts NaN and infinite values, which training
 would refuse. A CSV column is numeric when every value present parses as a
-number; the first text value makes it a text column, with counts only.
+number, and is then typed `double` (float64, as training reads it); the first
+text value makes it a `string` column, with counts only; a CSV column with no
+value at all is typed `null`. Parquet columns keep their stored type.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class _Column:
     name: str
     type: str
     numeric: bool
+    # CSV: the type follows from the values (double, string, or null if none)
+    inferred: bool = False
     stats: RunningStats = field(default_factory=lambda: RunningStats.empty(1))
     missing: int = 0
     nonfinite: int = 0
@@ -104,6 +108,12 @@ class _Column:
         self.nonfinite += int((~finite).sum()) - nulls
         self.stats = self.stats.update(np.where(finite, numbers, np.nan)[:, None])
 
+    def _final_type(self) -> str:
+        if not self.inferred or not self.numeric:
+            return self.type
+        has_values = self.stats.count[0] > 0 or self.nonfinite > 0
+        return "double" if has_values else "null"
+
     def summary(self) -> ColumnSummary:
         if not self.numeric:
             return ColumnSummary(self.name, self.type, self.text_count, self.missing,
@@ -114,7 +124,8 @@ class _Column:
             return float(array[0]) if seen else None
 
         return ColumnSummary(
-            self.name, self.type, int(stats.count[0]), self.missing, self.nonfinite,
+            self.name, self._final_type(), int(stats.count[0]), self.missing,
+            self.nonfinite,
             value(stats.mean), value(stats.std), value(stats.minimum),
             value(stats.maximum), bool(stats.constant[0]) if seen else None,
         )
@@ -134,16 +145,18 @@ def inspect_data(paths: list[str], fmt: str = "auto",
         chunk_rows = []
         for table in _tables(file, csv):
             chunk_rows.append(table.num_rows)
-            _add_table(columns, table)
+            _add_table(columns, table, inferred=file.format == "csv")
         files.append(FileRows(file.path, file.format, sum(chunk_rows), chunk_rows))
     return Inspection(files, [column.summary() for column in columns.values()])
 
 
-def _add_table(columns: dict[str, _Column], table: pa.Table) -> None:
+def _add_table(columns: dict[str, _Column], table: pa.Table, inferred: bool) -> None:
+    """Add a chunk's columns; `inferred`: a CSV chunk read as text, whose column
+    types follow from the values."""
     for name, values in zip(table.column_names, table.columns):
         if name not in columns:
             numeric = is_numeric_type(values.type) or pa.types.is_string(values.type)
-            columns[name] = _Column(name, str(values.type), numeric)
+            columns[name] = _Column(name, str(values.type), numeric, inferred)
         columns[name].add(values)
 
 

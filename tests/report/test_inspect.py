@@ -70,6 +70,20 @@ def test_inspect_csv_decides_numbers_by_every_value(tmp_path):
     assert columns["late"].maximum == 2.0
 
 
+def test_inspect_csv_types_columns_as_training_reads_them(tmp_path):
+    """A CSV column of numbers is typed double (float64, as the reader reads it),
+    one with text string, and one with no value at all null; in the JSON too."""
+    path = tmp_path / "data.csv"
+    path.write_text("count,price,name,empty,late\n1,2.5,a,,0\n2,,b,,1\n"
+                    "3,4.0,c,,0\n4,1e3,d,,yes\n")
+    inspection = inspect_data([str(path)])
+    types = {c.name: c.type for c in inspection.columns}
+    assert types == {"count": "double", "price": "double", "name": "string",
+                     "empty": "null", "late": "string"}
+    assert [c["type"] for c in inspection.to_dict()["columns"]] == [
+        "double", "double", "string", "null", "string"]
+
+
 def test_inspect_table_lists_every_column(parquet_files):
     """The text table has a header and one line per column."""
     folder, _, _ = parquet_files
