@@ -72,14 +72,22 @@ def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
     missing = "impute" if model.missing == "impute" else "drop"
     schema = _prediction_schema(model)
     written = 0
-    with atomic_open(out, "wb") as stream:
-        writer = (pa_csv.CSVWriter(stream, schema) if fmt == "csv"
-                  else pq.ParquetWriter(stream, schema))
+    # the writer closes before its stream, on an error too: left open, the
+    # Parquet writer's finalizer later wrote its footer to the closed stream
+    # (pyarrow printed "Exception ignored ... write to closed file"); on an
+    # error atomic_open then deletes the partial predictions
+    with atomic_open(out, "wb") as stream, _writer(fmt, stream, schema) as writer:
         for chunk, n_rows, _ in _chunks(model, paths, False, missing):
             writer.write_table(_prediction_table(model, chunk, n_rows, schema))
             written += n_rows
-        writer.close()
     return written
+
+
+def _writer(fmt: str, stream: Any, schema: pa.Schema):
+    """A Parquet or CSV writer on `stream`; a context manager that closes it."""
+    if fmt == "csv":
+        return pa_csv.CSVWriter(stream, schema)
+    return pq.ParquetWriter(stream, schema)
 
 
 def _prediction_schema(model: TrainedModel) -> pa.Schema:
