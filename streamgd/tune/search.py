@@ -7,7 +7,9 @@
                 by default; `dask.workers` or `dask.scheduler` as for full batch)
     choice      the lowest holdout cost; a diverged trial is reported, never chosen
 
-Every trial holds out the same hashed rows of the sample (the job's own holdout
+A job with `optimizer.method: sgd+batch` is tuned on its SGD phase (trials run
+plain SGD); `batch` is refused, as is `tune.alphas` without a penalty (see
+`check_tunable`). Every trial holds out the same hashed rows of the sample (the job's own holdout
 or validation files when it has them, else `tune.holdout`), so trials are
 compared on rows none of them trained on. The best settings are written as a
 YAML override (`tune.out`), to be merged into the job with --set or by hand.
@@ -29,7 +31,7 @@ import yaml
 
 from streamgd.atomic import write_atomic
 from streamgd.config import Config
-from streamgd.errors import DivergenceError, StreamgdError
+from streamgd.errors import ConfigError, DivergenceError, StreamgdError
 from streamgd.fullbatch.cluster import open_cluster
 from streamgd.tune.sample import write_sample
 
@@ -83,8 +85,10 @@ def tune(config: Config) -> TuneResult:
     """Run the grid on a sample of the job's data; write the best as YAML.
 
     Raises:
+        ConfigError: a job the grid cannot tune (see `check_tunable`).
         DataError: the data cannot be read (before any trial).
     """
+    check_tunable(config)
     with tempfile.TemporaryDirectory(prefix="streamgd-tune-") as folder:
         # a bounded sample, shared by every trial
         sample_path = Path(folder) / "sample.parquet"
@@ -115,6 +119,31 @@ def tune(config: Config) -> TuneResult:
     return TuneResult(trials, best, sample_rows, path, override)
 
 
+def check_tunable(config: Config) -> None:
+    """Refuse a job whose grid could not tell its points apart, before any read.
+
+    Raises:
+        ConfigError: optimizer.method batch (the full-batch solvers use no
+            optimizer.learning_rate, and refuse the holdout trials need), or
+            tune.alphas with model.penalty none (alpha would change nothing).
+    """
+    if config["optimizer.method"] == "batch":
+        raise ConfigError(
+            "tune with optimizer.method: batch: tune searches"
+            " optimizer.learning_rate, the SGD step, which the full-batch"
+            " solvers do not use (lbfgs and linesearch find their own steps,"
+            " gd takes fullbatch.learning_rate); use fullbatch.solver: lbfgs"
+            " or linesearch, or tune the job with optimizer.method: sgd+batch"
+            " (its SGD phase) or sgd"
+        )
+    if config["tune.alphas"] and config["model.penalty"] == "none":
+        raise ConfigError(
+            "tune.alphas with model.penalty: none: without a penalty alpha"
+            " changes nothing, so every alpha would give the same model; set"
+            " model.penalty (l2, l1 or elasticnet) or remove tune.alphas"
+        )
+
+
 def _trial_job(
     config: Config, sample: Path, out: Path, point: tuple[float, int, float]
 ) -> dict[str, Any]:
@@ -127,6 +156,8 @@ def _trial_job(
     tree["output"].update({"dir": str(out)})
     tree["checkpoint"]["enabled"] = False
     tree["optimizer"]["restarts"] = 1
+    # sgd+batch: the grid's rate is its SGD phase's (the polish refuses holdouts)
+    tree["optimizer"]["method"] = "sgd"
     validation = tree["validation"]
     if validation["holdout"] == 0 and not validation["paths"]:
         validation["holdout"] = config["tune.holdout"]

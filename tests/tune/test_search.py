@@ -103,3 +103,30 @@ def test_cli_tune_prints_the_table_and_the_override(regression, tmp_path, capsys
     assert len(rows) == 3 and rows[-1].endswith("diverged")
     assert sum(line.startswith("*") for line in rows) == 1
     assert f"override: {tmp_path / 'out' / 'tuned.yaml'}" in out
+
+
+def test_tune_refuses_alphas_without_a_penalty(regression, tmp_path):
+    """tune.alphas with model.penalty none would train identical models: refused
+    before any data is read, naming both keys."""
+    config = _config(regression, tmp_path, learning_rates=[0.05], alphas=[0.0, 1.0])
+    with pytest.raises(ConfigError, match="tune.alphas with model.penalty: none"):
+        tune(config)
+    assert not (tmp_path / "tuned.yaml").exists()
+
+
+def test_tune_refuses_a_batch_job(regression, tmp_path):
+    """A full-batch job has no SGD rate to tune: a clear refusal, not a table
+    of failed trials."""
+    config = _config(regression, tmp_path, learning_rates=[0.05])
+    with pytest.raises(ConfigError, match="optimizer.method: batch"):
+        tune(config.replace(**{"optimizer.method": "batch"}))
+
+
+def test_tune_an_sgd_then_batch_job_tunes_its_sgd_phase(regression, tmp_path):
+    """sgd+batch trials run the SGD phase: they finish and are compared on the
+    holdout, where the polish would refuse the holdout."""
+    config = _config(regression, tmp_path, learning_rates=[0.01, 0.1])
+    result = tune(config.replace(**{"optimizer.method": "sgd+batch"}))
+    assert [trial.status for trial in result.trials] == ["ok", "ok"]
+    assert all(math.isfinite(trial.holdout_cost) for trial in result.trials)
+    assert result.best.learning_rate == 0.1
