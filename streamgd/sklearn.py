@@ -47,7 +47,7 @@ from streamgd.readers.decode import Decoder
 from streamgd.train.costlog import CostLog
 from streamgd.train.loop import Engine
 from streamgd.train.prepare import Prepared
-from streamgd.train.state import EpochPosition, TrainState
+from streamgd.train.state import EpochPosition, Monitor, TrainState
 
 __all__ = ["PARAMETERS", "StreamingSGDClassifier", "StreamingSGDRegressor"]
 
@@ -419,9 +419,15 @@ def _continued(engine: Engine, state: _TrainingState, scaler: Scaler) -> TrainSt
         # after a fit on files the optimizer's state stayed inside `train`:
         # the learning-rate schedule starts afresh from the learned weights
         fresh = engine.snapshot()
-        return replace(fresh, params=params, position=EpochPosition(state.epoch))
-    # partial_fit runs one epoch per call: the stopping rule does not apply
-    monitor = replace(state.engine.monitor, n_stale=0, stop_reason="max_epochs")
+        return replace(fresh, params=params, position=EpochPosition(state.epoch),
+                       monitor=Monitor(continued=True))
+    # Each call is one epoch over other rows: the monitor's rules compare epochs
+    # of the same rows (progress, the rising-cost and 100x-start divergence
+    # tests, the constant predictor), so carried across calls they compared a
+    # noisy batch with an easy one and warned or even stopped the fit. Each
+    # call starts a monitor of its own; the schedule and optimizer carry on.
+    capped = state.engine.monitor.capped_updates
+    monitor = Monitor(capped_updates=capped, continued=True)
     return replace(state.engine, params=params, monitor=monitor)
 
 

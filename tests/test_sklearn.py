@@ -1,5 +1,7 @@
 """The scikit-learn estimators: sklearn's own checks, pipelines, files, partial_fit."""
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -228,3 +230,46 @@ def test_sklearn_partial_fit_continues_a_fit_on_files(regression, tmp_path):
     model.partial_fit(frame, y[:50])
     assert model.n_iter_ == epochs + 1
     assert model.coef_[0] == pytest.approx(learned[0], rel=0.1)
+
+
+def test_sklearn_partial_fit_compares_no_batch_with_another(caplog):
+    """Batches of other noise levels and offsets, one partial_fit each: no
+    "no progress" or "no better than a constant" warning and no divergence,
+    which came from comparing each call's epoch cost with other batches'."""
+    rng = np.random.default_rng(0)
+    model = StreamingSGDRegressor()
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        for k in range(8):
+            X = rng.normal(size=(200, 3))
+            noise = 0.1 if k < 3 else 3.0
+            y = X @ [1.0, 2.0, 3.0] + 1.0 + rng.normal(0, noise, 200)
+            model.partial_fit(X, y + (5.0 if k == 5 else 0.0))
+    assert caplog.records == []
+    assert model.n_iter_ == 8
+
+
+def test_sklearn_partial_fit_of_a_trained_model_does_not_warn(caplog):
+    """A model that has converged, fed more rows of the same kind, learns little
+    per call; that is not "no progress" to warn about."""
+    rng = np.random.default_rng(1)
+    model = StreamingSGDRegressor(learning_rate=0.1)
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        for _ in range(25):
+            X = rng.normal(size=(100, 2))
+            model.partial_fit(X, X @ [2.0, -1.0] + rng.normal(0, 1.0, 100))
+    assert caplog.records == []
+    np.testing.assert_allclose(model.coef_, [2.0, -1.0], atol=0.3)
+
+
+def test_sklearn_partial_fit_still_stops_a_diverging_call():
+    """A call whose own updates blow up still raises DivergenceError: each call
+    judges its updates against its own first ones."""
+    from streamgd.errors import DivergenceError
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 2)) * 100.0
+    model = StreamingSGDRegressor(learning_rate=10.0,
+                                  options={"preprocess.scaler": "none"})
+    with pytest.raises(DivergenceError):
+        model.partial_fit(X, X @ [1.0, 1.0])
+        model.partial_fit(X, X @ [1.0, 1.0])

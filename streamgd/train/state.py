@@ -58,6 +58,9 @@ class Monitor:
             (the cost settled) or "no_improvement" (it stopped improving
             without settling).
         capped_updates: steps cut to their batch's cap (`optim.stepcap`).
+        continued: the run began from weights trained before, on other rows
+            (scikit-learn's partial_fit): its starting cost is then no
+            untrained yardstick, so a single epoch is not judged against it.
     """
 
     epoch_costs: tuple[float, ...] = ()
@@ -66,6 +69,7 @@ class Monitor:
     first_cost: float | None = None
     stop_reason: str = "max_epochs"
     capped_updates: int = 0
+    continued: bool = False
 
 
 @dataclass(frozen=True)

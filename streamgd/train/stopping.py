@@ -89,6 +89,9 @@ def _reference(monitor: Monitor) -> tuple[str, float | None]:
     costs = monitor.epoch_costs
     if len(costs) > 1:
         return "the first epoch's cost", costs[0]
+    if monitor.continued:
+        # a trained model's first updates cost what its epoch does: no yardstick
+        return "no reference", None
     return "the starting cost", monitor.first_cost
 
 
@@ -102,7 +105,8 @@ def made_progress(monitor: Monitor) -> bool:
     """True when the final epoch cost is clearly below the reference.
 
     The reference is the first epoch's cost after several epochs, else the
-    starting cost. A run with no epoch or no reference counts as progress.
+    starting cost (none for a run that continued trained weights). A run with
+    no epoch or no reference counts as progress.
     """
     _, reference = _reference(monitor)
     costs = monitor.epoch_costs
