@@ -1,8 +1,11 @@
 """Partitions: the units of work of a full-batch pass, read inside dask tasks.
 
     Parquet   one partition per row group (its length is known from the footer)
-    CSV       one partition per file, parsed block by block inside the task (its
-              length is unknown until it has been read)
+    CSV       one partition per byte range of about `RANGE_BYTES` of a file
+              (`readers.csv_ranges`: each row read by exactly one range), or per
+              file when it is small, compressed or may hold line breaks inside
+              quoted values; parsed block by block inside the task (its length
+              is unknown until it has been read)
 
 The client reads only Parquet footers (to list row groups and check schemas) and
 file sizes; the rows themselves are read by the task that owns the partition,
@@ -11,12 +14,13 @@ time, so memory per worker is bounded by the partition's block size, whatever th
 data size. A `Partition` and a `PartitionReader` are small frozen values, cheap to
 send to a worker.
 
-Known gap: a single large CSV file is one partition, so its passes run on one
-worker; split it into several files (or convert it to Parquet) to spread them.
+Rows of a byte range are counted from the range's first row; an error found
+while decoding them is named by its row in the whole file, counted again then.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,6 +33,9 @@ from streamgd.readers import (
     ChunkRef, ColumnPlan, CsvOptions, csv_options, resolve_files,
 )
 from streamgd.readers.csv import csv_blocks
+from streamgd.readers.csv_ranges import (
+    RANGE_BYTES, column_names, range_blocks, rows_before, split_ranges,
+)
 from streamgd.readers.files import skip_empty
 from streamgd.readers.parquet import ParquetSource
 
@@ -40,8 +47,14 @@ class Partition:
     Attributes:
         file: path of the data file.
         format: `parquet` or `csv`.
-        row_group: the Parquet row group; None for a whole CSV file.
+        row_group: the Parquet row group; None for CSV.
+        first_row: index in the file of the partition's first row (0 for CSV:
+            rows of a byte range are counted from the range's start).
         n_rows: rows in the partition, or None when unknown before reading.
+        byte_range: [start, end) bytes of a CSV file read apart; None for a
+            whole file.
+        column_names: every column of that CSV file, for the ranges that do
+            not start at its header.
     """
 
     file: str
@@ -49,6 +62,8 @@ class Partition:
     row_group: int | None = None
     first_row: int = 0
     n_rows: int | None = None
+    byte_range: tuple[int, int] | None = None
+    column_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,11 +84,32 @@ class PartitionReader:
             yield self._row_group(partition)
             return
         first_row = 0
-        blocks = csv_blocks(partition.file, self.plan, self.csv)
+        if partition.byte_range is None:
+            blocks = csv_blocks(partition.file, self.plan, self.csv)
+        else:
+            blocks = range_blocks(partition.file, self.plan, self.csv,
+                                  partition.byte_range, partition.column_names)
         for index, batch in enumerate(blocks):
             ref = ChunkRef(partition.file, index, first_row, batch.num_rows)
             first_row += batch.num_rows
             yield ref, pa.Table.from_batches([batch])
+
+    @contextmanager
+    def rows_in_file(self, partition: Partition) -> Iterator[None]:
+        """Name a data error raised inside by its row in the whole file.
+
+        For the code that decodes the tables of `tables`, whose references
+        count the rows of a byte range from its start.
+        """
+        try:
+            yield
+        except DataError as error:
+            start = (partition.byte_range or (0, 0))[0]
+            if start == 0 or error.row is None:
+                raise
+            before = rows_before(partition.file, self.csv, partition.byte_range)
+            raise type(error)(error.reason, file=error.file, column=error.column,
+                              row=before + error.row) from None
 
     def _row_group(self, partition: Partition) -> tuple[ChunkRef, pa.Table]:
         ref = ChunkRef(partition.file, partition.row_group or 0, partition.first_row,
@@ -90,8 +126,13 @@ class PartitionReader:
         return ref, table
 
 
-def list_partitions(config: Config, plan: ColumnPlan) -> list[Partition]:
+def list_partitions(
+    config: Config, plan: ColumnPlan, range_bytes: int | None = None
+) -> list[Partition]:
     """The job's partitions, in file order; see the module docstring.
+
+    Args:
+        range_bytes: the size of a CSV byte range; `RANGE_BYTES` by default.
 
     Raises:
         DataError: a path that matches nothing, a file that is not Parquet, a
@@ -107,11 +148,21 @@ def list_partitions(config: Config, plan: ColumnPlan) -> list[Partition]:
             Partition(ref.file, "parquet", ref.index, ref.first_row, ref.n_rows)
             for ref in source.chunks
         ]
-    return [
-        Partition(file.path, "csv")
-        for file in files
-        if not skip_empty(file.path, config["data.empty_files"])
-    ]
+    options = csv_options(config, files)
+    range_bytes = RANGE_BYTES if range_bytes is None else range_bytes
+    partitions = []
+    for file in files:
+        if skip_empty(file.path, config["data.empty_files"]):
+            continue
+        ranges = split_ranges(file.path, options, range_bytes)
+        if ranges is None:
+            partitions.append(Partition(file.path, "csv"))
+            continue
+        names = column_names(file.path, options)
+        partitions.extend(Partition(file.path, "csv", byte_range=byte_range,
+                                    column_names=names)
+                          for byte_range in ranges)
+    return partitions
 
 
 def partition_reader(config: Config, plan: ColumnPlan) -> PartitionReader:

@@ -102,9 +102,12 @@ class ScaledData:
 
     def load(self, partition: Partition) -> list[ScaledBlock]:
         """The partition's blocks, scaled, for caching in worker memory."""
-        return [self._block(ref, table)
-                for ref, table in self.reader.tables(partition)
-                if table.num_rows]
+        blocks = []
+        for ref, table in self.reader.tables(partition):
+            with self.reader.rows_in_file(partition):
+                if table.num_rows:
+                    blocks.append(self._block(ref, table))
+        return blocks
 
     def _block(self, ref: ChunkRef, table: pa.Table) -> ScaledBlock:
         """A table's rows as a scaled block; decoded when `dense_sums` would be
@@ -138,11 +141,12 @@ def partition_sums(
     """
     sums = GradientSums.empty(len(data.decoder.features))
     for ref, table in data.reader.tables(partition):
-        block = dense_sums(data.decoder, data.scaler, table, ref, params, loss)
-        if block is None:
-            block = GradientSums.empty(len(data.decoder.features))
-            for chunk in data.scaled([(ref, table)]):
-                block = GradientSums.of(chunk, params, loss)
+        with data.reader.rows_in_file(partition):
+            block = dense_sums(data.decoder, data.scaler, table, ref, params, loss)
+            if block is None:
+                block = GradientSums.empty(len(data.decoder.features))
+                for chunk in data.scaled([(ref, table)]):
+                    block = GradientSums.of(chunk, params, loss)
         sums = sums.merge(block)
     return sums
 
@@ -231,13 +235,14 @@ def summarize(
     n_rows = n_dropped = 0
     weight_sum = 0.0
     for ref, table in reader.tables(partition):
-        if needs_classes:
-            collect_classes(table.column(target), target, classes, ref)
-        # a numeric target is decoded, so NaN, inf and overflow fail here
-        chunk = decoder.decode(table, ref, with_target=not needs_classes)
-        if regression:
-            check_target_magnitude(chunk, ref, target)
-        stats = update_statistics(stats, chunk, ref, features)
+        with reader.rows_in_file(partition):
+            if needs_classes:
+                collect_classes(table.column(target), target, classes, ref)
+            # a numeric target is decoded, so NaN, inf and overflow fail here
+            chunk = decoder.decode(table, ref, with_target=not needs_classes)
+            if regression:
+                check_target_magnitude(chunk, ref, target)
+            stats = update_statistics(stats, chunk, ref, features)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
         if chunk.weight is not None:
             weight_sum += float(chunk.weight.sum())

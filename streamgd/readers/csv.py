@@ -30,7 +30,7 @@ import socket
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -245,13 +245,15 @@ def csv_blocks(
 
 
 def _open(
-    source: str | _LineCounter, path: str, plan: ColumnPlan, options: CsvOptions,
-    as_text: bool = False,
+    source: str | Any, path: str, plan: ColumnPlan, options: CsvOptions,
+    as_text: bool = False, whole: CsvOptions | None = None,
 ) -> pa_csv.CSVStreamingReader:
-    """A streaming reader of `source` (the file `path`, maybe being counted).
+    """A streaming reader of `source` (the file `path`, maybe being counted, or
+    a byte range of it).
 
     pyarrow parses the first block here already, so a value that is not a number
-    in that block fails here, not in the first `read_next_batch`.
+    in that block fails here, not in the first `read_next_batch`. A bad value is
+    then looked for in the whole file, read with `whole` (default `options`).
     """
     try:
         return pa_csv.open_csv(
@@ -268,7 +270,7 @@ def _open(
     except pa.ArrowInvalid as error:
         if as_text:
             raise _parse_error(path, str(error), plan, options) from None
-        raise _locate_bad_value(path, plan, options, str(error)) from None
+        raise _locate_bad_value(path, plan, whole or options, str(error)) from None
 
 
 def _read_options(options: CsvOptions) -> pa_csv.ReadOptions:

@@ -9,8 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import streamgd
+from streamgd.config import make_config
 from streamgd.errors import ConfigError, DivergenceError, SchemaError
 from streamgd.fullbatch import ConvergenceWarning
+from streamgd.fullbatch.partitions import list_partitions
+from streamgd.readers import column_plan
 from tests.helpers import least_squares, logistic_optimum, write_csv, write_parquet
 
 
@@ -93,6 +96,30 @@ def test_lbfgs_reaches_least_squares_on_local_cluster(
     expected_weights, expected_intercept, _ = least_squares(X, y)
     expected = np.append(expected_weights, expected_intercept)
     assert _relative_error(_coefficients(result), expected) < 1e-6
+
+
+@pytest.mark.parametrize("on_cluster", [False, True])
+def test_csv_files_cut_into_byte_ranges_give_the_same_fit(
+    regression, tmp_path, local_cluster, monkeypatch, on_cluster
+):
+    """With ranges of 2,000 bytes the CSV files become dozens of partitions: the
+    rows, the statistics and the fit are those of the whole files."""
+    folder, X, y = regression
+    whole = streamgd.train(_job([folder / "csv"], tmp_path / "whole"))
+    monkeypatch.setattr("streamgd.fullbatch.partitions.RANGE_BYTES", 2000)
+    job = _job([folder / "csv"], tmp_path / "cut")
+    if on_cluster:
+        job["dask"] = {"scheduler": local_cluster}
+    config = make_config(job)
+    assert len(list_partitions(config, column_plan(config))) > 20
+    cut = streamgd.train(job)
+
+    assert cut.model.training["rows"] == whole.model.training["rows"] == 1500
+    np.testing.assert_allclose(cut.model.stats.mean, whole.model.stats.mean,
+                               rtol=1e-13)
+    expected_weights, expected_intercept, _ = least_squares(X, y)
+    expected = np.append(expected_weights, expected_intercept)
+    assert _relative_error(_coefficients(cut), expected) < 1e-6
 
 
 @pytest.mark.parametrize("on_cluster", [False, True])

@@ -1,0 +1,200 @@
+"""Byte ranges of one CSV file, parsed independently (the full-batch partitions).
+
+A large CSV file read as one dask partition runs every pass on one worker. An
+uncompressed file can instead be cut into byte ranges that workers parse side
+by side. Cuts land anywhere; rows are assigned by where they begin:
+
+    a row begins at byte 0, or just after a newline byte
+    the range [start, end) owns every row that begins in it
+
+so a task seeks to its start, skips to the first row beginning at or after it
+(the end of the row that straddles the cut belongs to the range before), and
+stops at the first row beginning at or after its end. Every row belongs to
+exactly one range; a range with no row beginning in it is empty. The header
+line is read by the range that starts at byte 0 and by the client, which hands
+the column names to the other ranges.
+
+A quoted value holding a line break would be cut at that break, so a file is
+never split when `data.csv.newlines_in_values` is true; when it is false and
+such a value exists anyway, the halves fail to parse and the error says to set
+it. Compressed files cannot be entered in the middle and are read whole.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import replace
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from streamgd.errors import DataError
+from streamgd.readers.chunks import ColumnPlan
+from streamgd.readers.csv import CsvOptions, _batches, _open, _read_options
+from streamgd.readers.files import COMPRESSIONS
+
+log = logging.getLogger(__name__)
+
+# bytes per range: 32 MiB is about 80,000 rows of 20 numbers, a few seconds of
+# parsing; small enough that a file of a few hundred MB feeds several workers
+RANGE_BYTES = 32 << 20
+# how far a task reads at a time while looking for the next row's beginning
+_SCAN_BYTES = 1 << 16
+
+
+def split_ranges(
+    path: str, options: CsvOptions, range_bytes: int = RANGE_BYTES
+) -> list[tuple[int, int]] | None:
+    """[start, end) byte ranges covering the file, or None to read it whole.
+
+    None for a compressed file, a file that fits in one range, a file whose
+    quoted values may hold line breaks, and a file without a header and
+    without `data.csv.column_names` (its column names are not known here).
+    """
+    size = os.path.getsize(path)
+    if (
+        path.lower().endswith(COMPRESSIONS)
+        or options.newlines_in_values
+        or size <= range_bytes
+        or not (options.header or options.column_names)
+    ):
+        return None
+    n_ranges = -(-size // range_bytes)
+    bounds = [size * k // n_ranges for k in range(n_ranges + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
+    """Every column name of the file, in order: data.csv.column_names, or the
+    header line as pyarrow parses it."""
+    if options.column_names:
+        return options.column_names
+    with open(path, "rb") as handle:
+        header = handle.readline().rstrip(b"\r\n") + b"\n"
+    parse = pa_csv.ParseOptions(delimiter=options.delimiter)
+    try:
+        table = pa_csv.read_csv(io.BytesIO(header), parse_options=parse)
+    except pa.ArrowInvalid as error:
+        raise DataError(f"cannot parse the CSV header ({error})", file=path) from None
+    return tuple(table.column_names)
+
+
+def range_blocks(
+    path: str, plan: ColumnPlan, options: CsvOptions, byte_range: tuple[int, int],
+    names: tuple[str, ...],
+) -> Iterator[pa.RecordBatch]:
+    """The parsed blocks of the rows beginning in `byte_range`, in order.
+
+    Args:
+        names: every column name of the file (`column_names`), for the ranges
+            that do not start at the header.
+
+    Raises:
+        DataError: a value that is not a number (named by its row in the whole
+            file) or a row that does not parse (with the hint above).
+    """
+    with open(path, "rb") as handle:
+        first = row_start(handle, byte_range[0])
+        last = row_start(handle, byte_range[1])
+    if last <= first:
+        return
+    # the header is behind a later range: name the columns, parse lines as data
+    here = replace(options, column_names=names, header=False) if first else options
+    with _ByteRange(path, first, last) as stream:
+        try:
+            # errors are located in the whole file, read with the job's options
+            with _open(stream, path, plan, here, whole=options) as reader:
+                yield from _batches(reader, path, plan, options)
+        except DataError as error:
+            raise _split_hint(error, path, byte_range) from None
+
+
+def row_start(handle: io.BufferedReader, offset: int) -> int:
+    """The first byte at or after `offset` where a row begins (or the size)."""
+    if offset == 0:
+        return 0
+    handle.seek(offset - 1)
+    position = offset - 1
+    while True:
+        data = handle.read(_SCAN_BYTES)
+        if not data:
+            return position
+        newline = data.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        position += len(data)
+
+
+def rows_before(
+    path: str, options: CsvOptions, byte_range: tuple[int, int]
+) -> int:
+    """Data rows of the file before the range (the error path: a second read).
+
+    Counted as the ranges before it parse them: the bytes up to the range's
+    first row, header handled as in the whole file.
+    """
+    with open(path, "rb") as handle:
+        first = row_start(handle, byte_range[0])
+    if first == 0:
+        return 0
+    read_options = _read_options(options)
+    read_options.use_threads = False
+    convert = pa_csv.ConvertOptions(column_types={}, include_columns=[])
+    parse = pa_csv.ParseOptions(delimiter=options.delimiter)
+    n_rows = 0
+    with _ByteRange(path, 0, first) as stream, pa_csv.open_csv(
+        stream, read_options=read_options, parse_options=parse,
+        convert_options=convert,
+    ) as reader:
+        for batch in reader:
+            n_rows += batch.num_rows
+    return n_rows
+
+
+def _split_hint(error: DataError, path: str, byte_range: tuple[int, int]) -> DataError:
+    """A parse error without a row: the cut may have split a quoted value."""
+    if error.row is not None or error.line is not None:
+        return error
+    return type(error)(
+        f"{error.reason.rstrip('.')} (in bytes {byte_range[0]}-{byte_range[1]},"
+        " read apart from the rest of the file); if quoted values hold line"
+        " breaks, set data.csv.newlines_in_values: true, which reads the file"
+        " as one piece", file=path,
+    )
+
+
+class _ByteRange:
+    """A file object reading bytes [first, last) of a file, for pyarrow."""
+
+    def __init__(self, path: str, first: int, last: int) -> None:
+        self._handle = open(path, "rb")
+        self._handle.seek(first)
+        self._left = last - first
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(size)
+        self._left -= len(data)
+        return data
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> _ByteRange:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
