@@ -4,21 +4,27 @@ config`.
 Only this module decides what reaches the terminal. Exit status: 0 on success,
 1 for bad input or divergence (one line naming the problem, no traceback),
 2 for a usage error, 128 + the signal's number (130, 143) when SIGINT or SIGTERM
-stopped training after a checkpoint (the message says how to resume).
+stopped training after a checkpoint (the message says how to resume), 141
+when the reader of stdout went away (`streamgd show model.json | head -1`).
+Python warnings print as one `streamgd: WARNING:` line, like log messages.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import streamgd
 from streamgd.config import FIELDS
 from streamgd.errors import StreamgdError, TrainingInterrupted
+from streamgd.outputs import check_file_target
 from streamgd.progress import ProgressBar
 from streamgd.report.inspect import rows_from_metadata
 from streamgd.report.show import rows_phrase, steps_phrase
@@ -35,6 +41,9 @@ def _progress(args: argparse.Namespace) -> ProgressBar | None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.plot:
+        # a picture that cannot be written is found out before the training
+        check_file_target(args.plot, "--plot")
     progress = _progress(args)
     with stop_on_signals() as stop:
         result = streamgd.train(args.job, args.set, progress=progress,
@@ -299,13 +308,40 @@ class _MessageHandler(logging.StreamHandler):
         super().emit(record)
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A Python warning as one line, like the log's (no source line quoted)."""
+    return f"streamgd: WARNING: {message} ({category.__name__})\n"
+
+
+def _stdout_gone() -> int:
+    """stdout was closed by its reader (`streamgd show ... | head`): stop
+    quietly, as a pipeline expects, with 128 + SIGPIPE."""
+    # the interpreter flushes stdout once more at exit: point it at /dev/null
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="streamgd: %(levelname)s: %(message)s",
                         handlers=[_MessageHandler(sys.stderr)])
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _warning_line
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors as one line and an exit status."""
     try:
         return args.run(args)
+    except BrokenPipeError:
+        return _stdout_gone()
     except TrainingInterrupted as error:
         # 128 + signal number, the shell's convention for a run a signal ended
         print(f"streamgd: {error}", file=sys.stderr)

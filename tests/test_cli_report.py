@@ -135,3 +135,57 @@ def test_cli_train_and_show_count_held_out_rows_apart(job, capsys):
     assert phrase in out
     assert main(["show", str(job.parent / "out" / "model.json")]) == 0
     assert f"trained {phrase}:" in capsys.readouterr().out
+
+
+def test_cli_show_a_folder_names_it(job, capsys):
+    """`show` given the output folder instead of its model file: one error line
+    pointing to model.json, not an IsADirectoryError traceback."""
+    assert main(["show", str(job.parent)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("streamgd: error:") and "is a folder" in err
+    assert "model.json" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("target, message", [
+    ("folder", "is a folder"),
+    ("/proc/streamgd-x/c.png", "is not writable"),
+])
+def test_cli_plot_bad_out_is_one_line(job, tmp_path, capsys, target, message):
+    """A picture that cannot be written is named in one line, before drawing."""
+    (tmp_path / "folder").mkdir()
+    log = tmp_path / "costs.jsonl"
+    log.write_text('{"kind": "epoch", "update": 1, "elapsed": 0.1,'
+                   ' "cost_epoch": 1.0}\n')
+    out = target if target.startswith("/") else str(tmp_path / target)
+    assert main(["plot", str(log), "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("streamgd: error: --out") and message in err
+
+
+def test_cli_train_plot_into_a_folder_fails_before_training(job, capsys):
+    """`train --plot FOLDER` is refused before any data is read: no model."""
+    (job.parent / "pictures").mkdir()
+    assert main(["train", str(job), "--quiet", "--plot",
+                 str(job.parent / "pictures")]) == 1
+    assert "--plot" in capsys.readouterr().err
+    assert not (job.parent / "out" / "model.json").exists()
+
+
+def test_cli_closed_stdout_exits_quietly(job, monkeypatch, capsys):
+    """A reader that closed the pipe (`streamgd show ... | head -1`): status
+    141 (128 + SIGPIPE), no BrokenPipeError traceback."""
+    assert main(["train", str(job), "--quiet"]) == 0
+    capsys.readouterr()
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            raise OSError("no descriptor here")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["show", str(job.parent / "out" / "model.json")]) == 141

@@ -127,6 +127,14 @@ def load_model(path: str | Path) -> TrainedModel:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ModelFileError(f"model file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ModelFileError(
+            f"{path} is a folder; give the model file in it (model.json)"
+        ) from None
+    except OSError as error:
+        raise ModelFileError(
+            f"model file {path} cannot be read ({error.strerror or error})"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelFileError(f"{path} is not a streamgd model file: {error}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

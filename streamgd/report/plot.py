@@ -18,6 +18,7 @@ import numpy as np
 
 from streamgd.atomic import atomic_open
 from streamgd.errors import ConfigError, MissingExtraError
+from streamgd.outputs import check_file_target
 from streamgd.report.costs import CostSeries, cost_series, read_cost_log
 
 # a decade or more between the lowest and highest positive cost: log scale
@@ -46,7 +47,8 @@ def plot_cost_log(log: str | Path, out: str | Path, title: str | None = None) ->
 
     Raises:
         DataError: the log is missing, empty or not a cost log.
-        ConfigError: `out` is the log itself (the log would be lost).
+        ConfigError: `out` is the log itself (the log would be lost), a folder,
+            or in a folder that cannot be written.
         MissingExtraError: matplotlib is not installed.
     """
     if Path(out).resolve() == Path(log).resolve():
@@ -54,6 +56,7 @@ def plot_cost_log(log: str | Path, out: str | Path, title: str | None = None) ->
             f"--out {out} is the cost log being plotted: writing the picture there"
             " would destroy the log; choose another name, e.g. cost.png"
         )
+    check_file_target(out, "--out")
     records = read_cost_log(log)
     return plot_records(records, out, title or Path(log).name)
 

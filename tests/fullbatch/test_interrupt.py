@@ -55,3 +55,21 @@ def test_signal_stops_a_fullbatch_run_cleanly(tmp_path, number):
     assert f"stopped by {name}" in errors and "nothing of this run was kept" in errors
     assert "Traceback" not in errors
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == []
+
+
+def test_cli_prints_a_python_warning_as_one_line(tmp_path):
+    """A solver's ConvergenceWarning reaches the terminal as one streamgd line,
+    without the warning module's file name and quoted source line."""
+    job = _endless_job(tmp_path)
+    process = subprocess.run(
+        [sys.executable, "-m", "streamgd", "train", str(job), "-q", "--set",
+         "fullbatch.max_iter=2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert process.returncode == 0, process.stderr
+    lines = [line for line in process.stderr.splitlines() if "max_iter" in line]
+    assert lines == [
+        "streamgd: WARNING: gd reached fullbatch.max_iter (2) before fullbatch.tol;"
+        " raise max_iter, or try fullbatch.solver: lbfgs (ConvergenceWarning)"]
+    assert ".py:" not in process.stderr
