@@ -22,9 +22,16 @@ files are in the page cache (warm) and compiled kernels are compiled.
                         `bench` extra: scikit-learn)
     csv_scan            pyarrow's streaming CSV reader into float64 arrays
     streamgd_csv_job    `streamgd.train` with one epoch on the CSV file
+    streamgd_csv_epoch_b256
+                        one epoch after the first: read from the typed cache the
+                        job writes while parsing (statistics pass not in it)
     dask_fullbatch_wN   one full-batch gradient pass (streamgd.fullbatch) over
                         the Parquet file from the files, on a local dask cluster
                         of N worker processes on 127.0.0.1 (`--no-dask` skips)
+    dask_cached_wN      the same pass over partitions kept in worker memory
+                        (`dask.cache`), after the untimed pass that loads them
+    dask_csv_fullbatch_w2
+                        a pass from the CSV file, cut into byte ranges of 8 MiB
 """
 
 from __future__ import annotations
@@ -111,11 +118,17 @@ def job(path: Path, task: str, features: list[str], out: Path, **optimizer) -> d
     }
 
 
+# sources of the epoch benchmarks, closed at the end (a CSV source removes its
+# typed cache then)
+OPEN_SOURCES: list = []
+
+
 def streamgd_epoch(mapping: dict) -> Callable[[], None]:
     """One epoch of a prepared engine (the statistics pass is done beforehand)."""
     config = make_config(mapping)
     plan = column_plan(config)
     source = open_source(config, plan)
+    OPEN_SOURCES.append(source)
     prepared = prepare(config, source, plan)
 
     def run() -> None:
@@ -176,8 +189,10 @@ def _moments(path: Path, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fullbatch_pass_seconds(path: Path, features: list[str], out: Path,
-                           workers: int, repeats: int) -> float:
-    """Median seconds of one full-batch gradient pass from the file."""
+                           workers: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of one full-batch gradient pass from the file, and of one
+    pass over the partitions kept in worker memory (after the pass that
+    loads them, untimed)."""
     from streamgd.fullbatch.cluster import open_cluster
     from streamgd.fullbatch.engine import Passes, statistics_pass
     from streamgd.fullbatch.partitions import list_partitions, partition_reader
@@ -196,9 +211,13 @@ def fullbatch_pass_seconds(path: Path, features: list[str], out: Path,
         prepared = statistics_pass(config, cluster, plan)
         data = ScaledData(partition_reader(config, plan), prepared.decoder,
                           prepared.scaler)
-        passes = Passes(cluster, data, list_partitions(config, plan),
-                        LOSSES["linear"], cache=False)
-        return timed(lambda: passes(params), repeats)
+        partitions = list_partitions(config, plan)
+        passes = Passes(cluster, data, partitions, LOSSES["linear"], cache=False)
+        from_files = timed(lambda: passes(params), repeats)
+        cached = Passes(cluster, data, partitions, LOSSES["linear"], cache=True)
+        from_memory = timed(lambda: cached(params), repeats)
+        cached.release()
+        return from_files, from_memory
 
 
 # --- the run -------------------------------------------------------------------
@@ -229,15 +248,21 @@ def measurements(args, out: Path) -> list[dict]:
     add("streamgd_job_b256", "parquet", args.rows,
         streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
     for workers in () if args.no_dask else (1, 2):
-        seconds = fullbatch_pass_seconds(parquet, features, out, workers,
-                                         args.repeats)
-        record(f"dask_fullbatch_w{workers}", "parquet", args.rows, seconds)
+        files, cached = fullbatch_pass_seconds(parquet, features, out, workers,
+                                               args.repeats)
+        record(f"dask_fullbatch_w{workers}", "parquet", args.rows, files)
+        record(f"dask_cached_w{workers}", "parquet", args.rows, cached)
     if _has_sklearn():
         add("sklearn_partial_fit", "parquet", args.rows,
             sklearn_partial_fit(parquet, args.task, features))
     add("csv_scan", "csv", args.csv_rows, lambda: csv_scan(csv, features))
-    add("streamgd_csv_job_b256", "csv", args.csv_rows,
-        streamgd_job(job(csv, args.task, features, out, batch_size=256)))
+    csv_job = job(csv, args.task, features, out, batch_size=256)
+    add("streamgd_csv_job_b256", "csv", args.csv_rows, streamgd_job(csv_job))
+    add("streamgd_csv_epoch_b256", "csv", args.csv_rows, streamgd_epoch(csv_job))
+    for workers in () if args.no_dask else (2,):
+        files, cached = fullbatch_pass_seconds(csv, features, out, workers,
+                                               args.repeats)
+        record(f"dask_csv_fullbatch_w{workers}", "csv", args.csv_rows, files)
     return results
 
 
@@ -298,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("streamgd").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="streamgd-bench-") as out:
-        results = with_ratios(measurements(args, Path(out)))
+        try:
+            results = with_ratios(measurements(args, Path(out)))
+        finally:
+            for source in OPEN_SOURCES:
+                source.close()
     print(table(results))
     if args.json:
         report = {"arguments": {k: str(v) for k, v in vars(args).items()},

@@ -1,7 +1,7 @@
 """Partitions: the units of work of a full-batch pass, read inside dask tasks.
 
     Parquet   one partition per row group (its length is known from the footer)
-    CSV       one partition per byte range of about `RANGE_BYTES` of a file
+    CSV       one partition per byte range of about `RANGE_BYTES` (8 MiB) of a file
               (`readers.csv_ranges`: each row read by exactly one range), or per
               file when it is small, compressed or may hold line breaks inside
               quoted values; parsed block by block inside the task (its length
