@@ -72,17 +72,13 @@ def train(
     from streamgd.train import train as run
 
     config = _as_config(job, overrides)
-    if config["optimizer.restarts"] > 1 and resume:
-        raise ConfigError(
-            "resume with optimizer.restarts > 1 is not supported: resume one"
-            " start's folder (output.dir/restart-K) as its own job instead"
-        )
     # one run per output folder, or two runs would interleave their files
     with output_lock(config["output.dir"]):
         if config["optimizer.restarts"] > 1:
             from streamgd.train.restarts import train_with_restarts
 
-            return train_with_restarts(config, progress)
+            return train_with_restarts(config, progress, resume=resume,
+                                       stop=stop)
         return run(config, progress, resume=resume, stop=stop)
 
 
