@@ -171,11 +171,16 @@ FIELDS: tuple[Field, ...] = (
           "training engine: streaming SGD, full-batch passes over dask partitions,"
           " or SGD epochs then an L-BFGS polish",
           choices=("sgd", "batch", "sgd+batch")),
-    Field("optimizer.learning_rate", NUMBER, 0.05,
-          "initial learning rate; null: 0.1 / (mean squared norm of the scaled"
-          " rows)"
-          " (x4 for log loss) for sgd, asgd, momentum, nesterov; a fixed"
-          " default for the adaptive rules", check=_positive, nullable=True),
+    Field("optimizer.learning_rate", NUMBER, None,
+          "initial learning rate; null (default): derived from the statistics"
+          " pass and printed in the summary: for sgd, asgd, momentum, nesterov"
+          " min(1 / (c L + l2), 0.1 sqrt(batch_size) / (c T)), L the largest"
+          " eigenvalue"
+          " and T the trace of the scaled rows' E[x x^T], c 1 (squared) or 1/4"
+          " (log loss), x (1 - momentum) for momentum; for the adaptive rules a"
+          " fixed default (adagrad 0.5, rmsprop 0.01, adam 0.01, normalized"
+          " 0.5), times the target's std for the squared loss (normalized: also"
+          " times the median max|x| / std)", check=_positive, nullable=True),
     Field("optimizer.update", str, "sgd",
           "update rule: sgd, momentum, nesterov, adagrad, rmsprop, adam, asgd"
           " (averaged SGD) or normalized (adaptive, scale-invariant: needs no scaler)",

@@ -42,6 +42,7 @@ from streamgd.model.labels import LabelMap, label_key
 from streamgd.model.linear import LinearParams
 from streamgd.model.saved import TrainedModel
 from streamgd.normalize import RunningStats, Scaler
+from streamgd.normalize.comoments import Comoments, largest_curvature
 from streamgd.readers import ChunkRef, ColumnPlan
 from streamgd.readers.decode import Decoder
 from streamgd.train.costlog import CostLog
@@ -109,7 +110,7 @@ class _StreamingSGD(BaseEstimator):
     def __init__(
         self,
         *,
-        learning_rate: float = 0.05,
+        learning_rate: float | None = None,
         schedule: str = "invscaling",
         power_t: float = 0.25,
         decay: float = 0.5,
@@ -205,8 +206,16 @@ class _StreamingSGD(BaseEstimator):
         decoder = Decoder(names, plan, weight, "error")
         constant = [name for name, flag in zip(names, stats.constant) if flag]
         mean_weight = 1.0 if sample_weight is None else float(np.mean(sample_weight))
+        # what sets the default learning rate, from this call's rows
+        comoments = Comoments.empty(X.shape[1])
+        curvature = largest_curvature(
+            comoments and comoments.update(X), scaler.shift, scaler.scale,
+            ~stats.constant, config["model.fit_intercept"],
+        )
+        target_scale = float(np.std(y)) if self._model_type == "linear" else None
         prepared = Prepared(
-            decoder, stats, scaler, X.shape[0], 0, constant, mean_weight
+            decoder, stats, scaler, X.shape[0], 0, constant, mean_weight,
+            largest_curvature=curvature, target_scale=target_scale,
         )
 
         # the engine, continued from the previous call's state

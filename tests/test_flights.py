@@ -83,6 +83,30 @@ def test_flights_normalized_update_needs_no_scaler(flights_csv, tmp_path):
     assert rmse <= 1.02 * best_rmse
 
 
+@pytest.mark.parametrize("update", ["normalized",
+                                    pytest.param("adagrad", marks=pytest.mark.slow)])
+def test_flights_adaptive_default_rates_follow_the_target(flights_csv, tmp_path,
+                                                          update):
+    """No learning rate given: the adaptive rules' defaults, scaled by the
+    target's std (normalized: raw features, also by max|x| / std), reach
+    within 2% of least squares in 5 epochs (normalized at a constant schedule,
+    adagrad at the default one on scaled inputs)."""
+    data = flights_complete([*FLIGHT_FEATURES, "arr_delay"])
+    X = np.column_stack([data[name] for name in FLIGHT_FEATURES])
+    _, _, best_rmse = least_squares(X, data["arr_delay"])
+    if update == "normalized":
+        job = _raw_flights_job(flights_csv, tmp_path, update=update,
+                               schedule="constant")
+    else:
+        job = _flights_job(flights_csv, tmp_path, update=update)
+    del job["optimizer"]["learning_rate"]
+    result = streamgd.train(job)
+    training = result.model.training
+    assert training["epochs"] <= 5 and "target std" in training["learning_rate_from"]
+    rmse = streamgd.evaluate(result.model_path, flights_csv).metrics["rmse"]
+    assert rmse <= 1.02 * best_rmse
+
+
 @pytest.mark.parametrize("learning_rate", [0.1, 0.001, 0.0001])
 def test_flights_plain_sgd_fails_without_scaler(flights_csv, tmp_path, learning_rate):
     """Raw features: plain SGD at the textbook rates diverges or stays above 2%."""

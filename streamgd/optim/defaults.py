@@ -1,37 +1,76 @@
-"""The learning rate used when a job gives none (`optimizer.learning_rate: null`).
+"""The learning rate used when a job gives none (`optimizer.learning_rate: null`,
+the default).
 
 For the rules whose step is the gradient times the rate (sgd, asgd, momentum,
-nesterov) the rate comes from the data. The expected mean loss of a batch has
-Hessian c * E[x x^T], x a scaled row with a 1 for the intercept, c = 1 for the
-squared loss and 1/4 for the log loss. Its largest eigenvalue is at most its
-trace, c * E[||x||^2], which the statistics pass gives exactly:
+nesterov) the rate comes from the data. The expected cost's Hessian is
+c * E[x x^T], x a scaled row with a 1 for the intercept, c = 1 for the squared
+loss and 1/4 for the log loss. Two numbers of the statistics pass describe it:
 
-    E[||x||^2] = sum over active features of (scaled variance + scaled mean^2) + 1
+    L = its largest eigenvalue / c    (`normalize.comoments`; when not measured,
+                                       its upper bound T)
+    T = E[||x||^2] = sum over active features of (scaled variance + scaled
+        mean^2) + 1, its trace / c
 
-so a rate of 1 / (c * E[||x||^2]) never overshoots the expected cost (2 /
-lambda_max would). The default is a tenth of it, 0.1 / (c * E[||x||^2]): a
-batch's gradient is a noisy estimate, and at the full stable rate the iterate
-wanders by about that noise (on one standardized feature the tenth is 0.05, the
-rate streamgd used as its fixed default before). Single rows far larger than the
-mean are left to the engine's cap on overshooting steps. Momentum takes
-(1 - mu) of the rate, since its steps accumulate to 1 / (1 - mu) times the
-gradient's.
+Two limits bound the rate, and the default is the smaller:
+
+    CURVATURE_SHARE / (c L + l2)   the expected cost is stable below 2 over
+                                   its largest curvature, the L2 penalty's
+                                   included; half of that
+    NOISE_SHARE sqrt(B) / (c T)    B the batch size: a batch gradient's noise
+                                   keeps the iterate off the optimum by an
+                                   excess cost that grows with rate * c * T / B
+                                   (the misadjustment of LMS, Widrow)
+
+The second binds at ordinary batch sizes, the first for large batches, whose
+gradients are nearly exact but few. The shares come from measurement
+(`scripts/default_rate.py`, README "Learning rate"): over the flights job and
+generated data with d = 1 to 100, the rates that fit best in the default 5
+epochs were near 0.1 / (c T) at batch 1, 0.5 / (c T) at batch 32 (so about
+sqrt(B), not B, times the batch-1 rate) and 1 / (c L) at batch 4096. The
+engine's step cap (`optim.stepcap`) guards the batches of rare, large rows the
+expectation leaves out. Momentum takes (1 - mu) of the rate, since its steps
+accumulate to 1 / (1 - mu) times the gradient's.
 
 The adaptive rules (adagrad, rmsprop, adam, normalized) step each weight by about
 the rate whatever the gradient's size, so their rate is in the units of the
-weights and no feature statistic sets it; they use fixed defaults, which suit
-targets of order one (log loss, or a standardized target). For a squared loss on
-a target of another scale, run `streamgd tune`.
+weights. For the log loss, whose weights are of order one, fixed defaults serve.
+For the squared loss the weights scale with the target: the default is the fixed
+one times the target's standard deviation from the statistics pass (for
+`normalized`, whose weights act on features divided by their largest absolute
+value, times that value over the feature's standard deviation as well, the
+median over the features).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from streamgd.normalize import RunningStats, Scaler
 
-SAFETY = 0.1  # the share of the largest stable rate (see the module docstring)
+CURVATURE_SHARE = 1.0  # of 1 / (c L), see the module docstring
+NOISE_SHARE = 0.1  # of sqrt(B) / (c T)
 ADAPTIVE_DEFAULTS = {"adagrad": 0.5, "rmsprop": 0.01, "adam": 0.01, "normalized": 0.5}
+
+
+@dataclass(frozen=True)
+class DataScales:
+    """What the statistics pass measured that sets a default rate.
+
+    Attributes:
+        stats, scaler: the features' statistics and the job's scaler.
+        fit_intercept: whether a 1 enters each row.
+        largest_curvature: the largest eigenvalue of E[x x^T] over the scaled
+            rows, or None when not measured.
+        target_scale: the target's standard deviation (squared loss), or None.
+    """
+
+    stats: RunningStats
+    scaler: Scaler
+    fit_intercept: bool
+    largest_curvature: float | None = None
+    target_scale: float | None = None
 
 
 def mean_squared_norm(stats: RunningStats, scaler: Scaler,
@@ -46,15 +85,52 @@ def mean_squared_norm(stats: RunningStats, scaler: Scaler,
 
 
 def default_learning_rate(
-    update: str, model_type: str, stats: RunningStats, scaler: Scaler,
-    fit_intercept: bool, momentum: float,
-) -> float:
-    """The rate for a job with none; see the module docstring."""
+    update: str, model_type: str, scales: DataScales, batch_size: int,
+    momentum: float, l2: float = 0.0,
+) -> tuple[float, str]:
+    """The rate for a job with none, and how it was found, in words.
+
+    `l2`, the penalty's coefficient of ||w||^2 / 2, adds to the curvature."""
     if update in ADAPTIVE_DEFAULTS:
-        return ADAPTIVE_DEFAULTS[update]
+        return _adaptive_rate(update, model_type, scales)
     curvature = 1.0 if model_type == "linear" else 0.25
-    trace = mean_squared_norm(stats, scaler, fit_intercept)
-    rate = SAFETY / (curvature * max(trace, np.finfo(float).tiny))
+    trace = mean_squared_norm(scales.stats, scales.scaler, scales.fit_intercept)
+    largest = scales.largest_curvature
+    if largest is None or not largest > 0:
+        largest = trace
+    tiny = np.finfo(float).tiny
+    stable = CURVATURE_SHARE / max(curvature * largest + l2, tiny)
+    quiet = NOISE_SHARE * np.sqrt(batch_size) / max(curvature * trace, tiny)
+    rate = min(stable, quiet)
+    if stable <= quiet:
+        how = (f"{CURVATURE_SHARE:g} / ({curvature:g} x largest curvature"
+               f" {largest:.4g} + l2 {l2:g})")
+    else:
+        how = (f"{NOISE_SHARE:g} x sqrt(batch {batch_size}) / ({curvature:g} x"
+               f" mean squared norm {trace:.4g})")
     if update in ("momentum", "nesterov"):
         rate *= 1.0 - momentum
-    return rate
+        how += f", times 1 - momentum {momentum:g}"
+    return rate, how
+
+
+def _adaptive_rate(update: str, model_type: str,
+                   scales: DataScales) -> tuple[float, str]:
+    base = ADAPTIVE_DEFAULTS[update]
+    target = scales.target_scale
+    if model_type != "linear" or target is None or not target > 0:
+        return base, f"the fixed default of {update}"
+    rate, how = base * target, f"{base:g} x target std {target:.4g}"
+    if update == "normalized":
+        spread = _largest_over_std(scales.stats)
+        rate, how = rate * spread, how + f" x median max|x| / std {spread:.4g}"
+    return rate, how
+
+
+def _largest_over_std(stats: RunningStats) -> float:
+    """The median over active features of max |x| / std (1.0 if none)."""
+    active = ~stats.constant & (stats.count > 0)
+    largest = np.maximum(np.abs(stats.minimum), np.abs(stats.maximum))[active]
+    std = stats.std[active]
+    ratios = largest[std > 0] / std[std > 0]
+    return float(np.median(ratios)) if ratios.size else 1.0

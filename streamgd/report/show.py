@@ -97,4 +97,24 @@ def _training_lines(training: dict[str, Any]) -> list[str]:
     costs = training.get("epoch_costs") or []
     if costs:
         lines.append("epoch costs: " + ", ".join(f"{cost:.6g}" for cost in costs))
+    rate_line = learning_rate_line(training)
+    if rate_line:
+        lines.append(rate_line)
     return lines
+
+
+def learning_rate_line(training: dict[str, Any]) -> str | None:
+    """The initial learning rate, where it came from, and the steps capped."""
+    rate = training.get("learning_rate")
+    if rate is None:
+        return None
+    source = training.get("learning_rate_from")
+    line = f"learning rate {rate:.4g}"
+    if source == "job":
+        line += " (the job's)"
+    elif source:
+        line += f" (not given; derived: {source})"
+    capped = training.get("capped_updates")
+    if capped:
+        line += f"; {capped:,} steps capped at their batch's minimum"
+    return line

@@ -25,7 +25,7 @@ from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
 from streamgd.optim import Schedule, SGDState, make_optimizer
-from streamgd.optim.defaults import default_learning_rate
+from streamgd.optim.defaults import DataScales, default_learning_rate
 from streamgd.optim.kernels import select_kernel
 from streamgd.optim.stepcap import directional_cap, trace_caps
 from streamgd.readers import Source, column_plan, open_source
@@ -280,17 +280,23 @@ class Engine:
             self.validation.state = state.validation
 
     def _initial_rate(self) -> float:
-        """The job's learning rate, or the safe default derived from the data."""
+        """The job's learning rate, or the default derived from the data; the
+        way it was found goes to `learning_rate_from` and the log."""
         given = self.config["optimizer.learning_rate"]
         if given is not None:
+            self.learning_rate_from = "job"
             return float(given)
-        config, stats = self.config, self.prepared.stats
-        rate = default_learning_rate(
-            config["optimizer.update"], config["model.type"], stats,
-            self.prepared.scaler, config["model.fit_intercept"],
-            config["optimizer.momentum"],
+        config, prepared = self.config, self.prepared
+        scales = DataScales(prepared.stats, prepared.scaler,
+                            config["model.fit_intercept"],
+                            prepared.largest_curvature, prepared.target_scale)
+        rate, self.learning_rate_from = default_learning_rate(
+            config["optimizer.update"], config["model.type"], scales,
+            config["optimizer.batch_size"], config["optimizer.momentum"],
+            self.optimizer.penalty.l2,
         )
-        log.info("optimizer.learning_rate not given: using %.4g", rate)
+        log.info("optimizer.learning_rate not given: using %.4g = %s", rate,
+                 self.learning_rate_from)
         return rate
 
     def _initial_params(self) -> LinearParams:
@@ -594,6 +600,7 @@ class Engine:
             "final_cost": epoch_costs[-1] if epoch_costs else None,
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
             "learning_rate": self.learning_rate,
+            "learning_rate_from": self.learning_rate_from,
             "capped_updates": self.monitor.capped_updates,
             **self.validation.summary(),
         }

@@ -18,6 +18,7 @@ from streamgd.config import Config
 from streamgd.errors import DataError, NonFiniteValueError
 from streamgd.model.labels import Key, LabelMap, collect_classes
 from streamgd.normalize import RunningStats, Scaler
+from streamgd.normalize.comoments import Comoments, largest_curvature
 from streamgd.normalize.moments import StatisticsOverflow
 from streamgd.readers import ColumnPlan, Source, resolve_files
 from streamgd.readers.chunks import ChunkRef
@@ -42,6 +43,11 @@ class Prepared:
         baseline_cost: the cost of the all-zero model over the rows kept
             (weighted mean of y^2 / 2 for the squared loss, log 2 for the log
             loss); the least scale the divergence checks compare costs with.
+        largest_curvature: the largest eigenvalue of E[x x^T] over the scaled
+            rows (intercept included), or None when it was not measured (see
+            `normalize.comoments`); sets the default learning rate.
+        target_scale: the root mean square of the target's deviation from its
+            mean (squared loss), or None; sets the adaptive rules' default rates.
     """
 
     decoder: Decoder
@@ -52,6 +58,8 @@ class Prepared:
     constant: list[str]
     mean_weight: float = 1.0
     baseline_cost: float = 0.0
+    largest_curvature: float | None = None
+    target_scale: float | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class PreparedSummary:
         constant: names of the constant feature columns.
         mean_weight: mean sample weight of the rows kept (1.0 unweighted).
         baseline_cost: the zero model's cost over the rows kept.
+        largest_curvature, target_scale: as in `Prepared`.
     """
 
     stats: RunningStats
@@ -76,13 +85,16 @@ class PreparedSummary:
     constant: tuple[str, ...]
     mean_weight: float
     baseline_cost: float
+    largest_curvature: float | None = None
+    target_scale: float | None = None
 
     @classmethod
     def of(cls, prepared: Prepared) -> PreparedSummary:
         decoder = prepared.decoder
         return cls(prepared.stats, decoder.labels, decoder.impute_values,
                    prepared.n_rows, prepared.n_dropped, tuple(prepared.constant),
-                   prepared.mean_weight, prepared.baseline_cost)
+                   prepared.mean_weight, prepared.baseline_cost,
+                   prepared.largest_curvature, prepared.target_scale)
 
     def restore(self, config: Config, plan: ColumnPlan) -> Prepared:
         """The `Prepared` of the pass this summary was taken from."""
@@ -91,7 +103,8 @@ class PreparedSummary:
         scaler = Scaler.fit(config["preprocess.scaler"], self.stats,
                             center=config["model.fit_intercept"])
         return Prepared(decoder, self.stats, scaler, self.n_rows, self.n_dropped,
-                        list(self.constant), self.mean_weight, self.baseline_cost)
+                        list(self.constant), self.mean_weight, self.baseline_cost,
+                        self.largest_curvature, self.target_scale)
 
 
 def decoder_for(config: Config, plan: ColumnPlan) -> Decoder:
@@ -120,6 +133,8 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
     features = decoder.features
     needs_classes = config["model.type"] == "logistic" and not plan.target_numeric
     stats, classes = RunningStats.empty(len(features)), set()
+    comoments = Comoments.empty(len(features))
+    target = RunningStats.empty(1)
     n_rows = n_dropped = 0
     mean_weight = 1.0
     squares = np.zeros(2)  # sum of s * y^2 / 2 and of s, for the baseline cost
@@ -134,8 +149,11 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         if linear:
             check_target_magnitude(chunk, ref, plan.target)
         stats = update_statistics(stats, chunk, ref, features)
+        if comoments is not None:
+            comoments = comoments.update(chunk.X)
         if linear:
             squares += _half_squares(chunk)
+            target = target.update(chunk.y[:, None])
         if chunk.weight is not None and chunk.n_rows:
             mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
@@ -147,16 +165,18 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         file.path for file in resolve_files(config["data.paths"], config["data.format"])
     ]
     baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
+    target_scale = float(target.std[0]) if linear and target.count[0] else None
     return finish_preparation(
         config, decoder, stats, classes if needs_classes else None, n_rows,
-        n_dropped, files, mean_weight, float(baseline),
+        n_dropped, files, mean_weight, float(baseline), comoments, target_scale,
     )
 
 
 def finish_preparation(
     config: Config, decoder: Decoder, stats: RunningStats, classes: set[Key] | None,
     n_rows: int, n_dropped: int, files: list[str], mean_weight: float = 1.0,
-    baseline_cost: float = 0.0,
+    baseline_cost: float = 0.0, comoments: Comoments | None = None,
+    target_scale: float | None = None,
 ) -> Prepared:
     """What a statistics pass learned, made ready for training.
 
@@ -188,9 +208,13 @@ def finish_preparation(
         log.info("dropped %d rows with missing values", n_dropped)
     scaler = Scaler.fit(config["preprocess.scaler"], stats,
                         center=config["model.fit_intercept"])
+    curvature = largest_curvature(
+        comoments, scaler.shift, scaler.scale, ~stats.constant & (stats.count > 0),
+        config["model.fit_intercept"],
+    )
     return Prepared(
         decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight,
-        baseline_cost,
+        baseline_cost, curvature, target_scale,
     )
 
 
