@@ -147,6 +147,9 @@ FIELDS: tuple[Field, ...] = (
     Field("data.csv.block_size", int, 1 << 20,
           "bytes per CSV block; a block is one chunk of the shuffle",
           check=_positive),
+    Field("data.read_ahead", int, 1,
+          "chunks read ahead in a background thread while training (0: none)",
+          check=_non_negative),
     # preprocessing
     Field("preprocess.scaler", str, "standard", "input rescaling",
           choices=("none", "standard", "minmax", "maxabs")),
@@ -290,6 +293,10 @@ FIELDS: tuple[Field, ...] = (
     Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
     Field("shuffle.buffer_rows", int, 100_000,
           "rows held in the shuffle buffer (bounds memory)", check=_positive),
+    Field("shuffle.block_rows", int, 512,
+          "rows shuffled together: each chunk's rows in a random order, then"
+          " blocks of this many leave the buffer in a random order (1: a"
+          " row-level shuffle, slower)", check=_positive),
     Field("seed", int, 0, "seed of every random choice",
           check=_non_negative),
     # output

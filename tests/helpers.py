@@ -97,15 +97,16 @@ def recorded_batches():
     """
     # by module name: the attribute streamgd.train is the function train()
     loop = importlib.import_module("streamgd.train.loop")
+    updates = importlib.import_module("streamgd.train.updates")
     records: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-    original = loop.batch_gradient
+    original = updates.batch_gradient
 
     def spy(X, y, sample_weight, *args, **kwargs):
         weight = None if sample_weight is None else sample_weight.copy()
         records.append((X.copy(), y.copy(), weight))
         return original(X, y, sample_weight, *args, **kwargs)
 
-    with mock.patch.object(loop, "batch_gradient", spy), \
+    with mock.patch.object(updates, "batch_gradient", spy), \
             mock.patch.object(loop, "select_kernel", lambda *args, **kwargs: None):
         yield records
 

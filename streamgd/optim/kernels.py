@@ -41,6 +41,7 @@ from streamgd.errors import ConfigError
 from streamgd.model.linear import LinearParams
 from streamgd.model.losses import LogLoss, SquaredLoss
 from streamgd.model.penalties import Penalty
+from streamgd.optim.jitcache import cached_njit
 from streamgd.optim.schedules import Schedule
 
 log = logging.getLogger(__name__)
@@ -116,22 +117,28 @@ class SGDKernel:
         params: LinearParams,
         update_count: int,
         epoch: int,
+        rows: np.ndarray | None = None,
     ) -> BlockUpdates:
-        """Every batch of a block, `batch_size` rows at a time, in row order.
+        """Every batch of a block's rows, `batch_size` rows at a time, in order.
 
         Args:
             X: float64 (n_rows, n_features), C-contiguous; y: float64 (n_rows,);
             sample_weight: float64 (n_rows,) or None.
+            rows: intp array, the rows of X to visit, in order; None visits
+                every row once, in order. The last batch may be short.
         """
-        n_batches = -(-len(y) // batch_size)
+        if rows is None:
+            rows = np.arange(len(y), dtype=np.intp)
+        n_batches = -(-len(rows) // batch_size)
         out = np.empty((5, n_batches))
         weights = np.array(params.weights, dtype=np.float64, copy=True)
         state = np.array([params.intercept, float(update_count), 0.0])
         schedule = self.schedule
-        done, diverged = _sgd_block(
+        done, diverged = _sgd_rows(
             np.ascontiguousarray(X), y,
             np.empty(0) if sample_weight is None else sample_weight,
-            sample_weight is not None, batch_size, weights, state, self.active,
+            sample_weight is not None, rows, batch_size, weights,
+            state, self.active,
             self.fit_intercept, _LOSS_CODES[self.loss_name], self.penalty.l2,
             self.penalty.l1, _SCHEDULE_CODES[schedule.kind], schedule.initial,
             schedule.power_t, schedule.initial * schedule.decay**epoch,
@@ -185,7 +192,8 @@ def select_kernel(
 def _jit(function):
     if numba is None:
         return function
-    return numba.njit(nogil=True, cache=True, fastmath=False)(function)
+    # cached between runs outside the package (see `optim.jitcache`)
+    return cached_njit(numba, function, nogil=True, fastmath=False)
 
 
 @_jit
@@ -227,9 +235,10 @@ def _penalty_value(weights, l2, l1):
 
 
 @_jit
-def _directional_cap(X, sample_weight, weighted, start, stop, total, gradient,
-                     weights, active, l2, fit_intercept, slope_sum, curvature):
-    # optim.stepcap.directional_cap over the batch's rows start..stop
+def _directional_cap(X, sample_weight, weighted, rows, first, stop, total,
+                     gradient, weights, active, l2, fit_intercept, slope_sum,
+                     curvature):
+    # optim.stepcap.directional_cap over the batch's rows rows[first:stop]
     n_features = X.shape[1]
     direction = np.zeros(n_features)
     length = 0.0
@@ -240,7 +249,8 @@ def _directional_cap(X, sample_weight, weighted, start, stop, total, gradient,
     along_intercept = slope_sum / total if fit_intercept else 0.0
     length += along_intercept * along_intercept
     bend = 0.0
-    for row in range(start, stop):
+    for i in range(first, stop):
+        row = rows[i]
         along = along_intercept
         for j in range(n_features):
             along += X[row, j] * direction[j]
@@ -251,73 +261,110 @@ def _directional_cap(X, sample_weight, weighted, start, stop, total, gradient,
 
 
 @_jit
-def _sgd_block(X, y, sample_weight, weighted, batch_size, weights, state, active,
-               fit_intercept, loss_code, l2, l1, schedule_code, initial, power_t,
-               epoch_rate, mean_weight, safe_steps, curvature, out):
-    n_rows, n_features = X.shape
-    gradient = np.empty(n_features)
+def _sgd_rows(X, y, sample_weight, weighted, rows, batch_size, weights, state,
+              active, fit_intercept, loss_code, l2, l1, schedule_code, initial,
+              power_t, epoch_rate, mean_weight, safe_steps, curvature, out):
+    # the rows X[rows[0]], X[rows[1]], ..., batch_size at a time
+    n_features, n_rows = X.shape[1], rows.shape[0]
+    gradient = np.zeros(n_features)
     intercept, update_count = state[0], int(state[1])
-    done = 0
-    for start in range(0, n_rows, batch_size):
-        stop = min(start + batch_size, n_rows)
+    has_penalty = l2 != 0.0 or l1 != 0.0
+    done, first = 0, 0
+    loss_sum, slope_sum, total, norms = 0.0, 0.0, 0.0, 0.0
+    for i in range(n_rows):
+        row = rows[i]
 
-        # loss and gradient of the batch, at the parameters before the update
-        gradient[:] = 0.0
-        loss_sum, slope_sum, total, norms = 0.0, 0.0, 0.0, 0.0
-        for row in range(start, stop):
-            z, norm = 0.0, 0.0
-            for j in range(n_features):
-                z += X[row, j] * weights[j]
-                norm += X[row, j] * X[row, j]
-            z += intercept
-            loss, slope = _loss_and_slope(loss_code, z, y[row])
-            if weighted:
-                loss, slope = loss * sample_weight[row], slope * sample_weight[row]
-                total += sample_weight[row]
-                norms += sample_weight[row] * norm
-            else:
-                total += 1.0
-                norms += norm
-            loss_sum += loss
-            slope_sum += slope
-            for j in range(n_features):
-                gradient[j] += X[row, j] * slope
-        # a batch of zero total weight teaches nothing: no update, no step
-        if total == 0.0:
-            continue
-        penalty = _penalty_value(weights, l2, l1)
-        cost = loss_sum / total + penalty
-
-        # the step, scaled by the batch's weight share, then the L1 prox
-        rate = _rate(schedule_code, initial, power_t, epoch_rate, update_count + 1)
-        step_rate = rate * (total / ((stop - start) * mean_weight))
+        # loss and gradient of the row, at the parameters before the update
+        z, norm = 0.0, 0.0
+        for j in range(n_features):
+            z += X[row, j] * weights[j]
+        z += intercept
         if safe_steps:
+            for j in range(n_features):
+                norm += X[row, j] * X[row, j]
+        loss, slope = _loss_and_slope(loss_code, z, y[row])
+        if weighted:
+            loss, slope = loss * sample_weight[row], slope * sample_weight[row]
+            total += sample_weight[row]
+            norms += sample_weight[row] * norm
+        else:
+            total += 1.0
+            norms += norm
+        loss_sum += loss
+        slope_sum += slope
+        for j in range(n_features):
+            gradient[j] += X[row, j] * slope
+        if i + 1 - first < batch_size and i + 1 < n_rows:
+            continue
+
+        # the batch is whole (or the last): one update, unless it weighs 0
+        if total != 0.0:
+            penalty = _penalty_value(weights, l2, l1) if has_penalty else 0.0
+            rate = _rate(schedule_code, initial, power_t, epoch_rate,
+                         update_count + 1)
+
+            # the step rate: the weight share, capped (see optim.stepcap)
+            step_rate = rate * (total / ((i + 1 - first) * mean_weight))
             trace = norms / total + (1.0 if fit_intercept else 0.0)
-            if trace > 0.0 and step_rate * curvature * trace > 1.0:
-                cap = _directional_cap(X, sample_weight, weighted, start, stop,
-                                       total, gradient, weights, active, l2,
-                                       fit_intercept, slope_sum, curvature)
+            if safe_steps and trace > 0.0 and step_rate * curvature * trace > 1.0:
+                cap = _directional_cap(X, sample_weight, weighted, rows, first,
+                                       i + 1, total, gradient, weights, active,
+                                       l2, fit_intercept, slope_sum, curvature)
                 if step_rate > cap:
                     step_rate = cap
                     state[2] += 1.0
-        shrink = step_rate * l1
-        for j in range(n_features):
-            if not active[j]:
-                continue
-            value = weights[j] - step_rate * (gradient[j] / total + l2 * weights[j])
-            if l1 != 0.0:
-                value = math.copysign(max(abs(value) - shrink, 0.0), value)
-            weights[j] = value
-        if fit_intercept:
-            intercept -= step_rate * (slope_sum / total)
-        update_count += 1
 
-        out[0, done], out[1, done] = cost, total
-        out[2, done], out[3, done] = stop - start, rate
-        out[4, done] = penalty
-        done += 1
-        if not (math.isfinite(cost) and math.isfinite(intercept)):
-            state[0], state[1] = intercept, update_count
-            return done, True
+            intercept = _step(weights, gradient, intercept, slope_sum, total,
+                              step_rate, active, fit_intercept, l2, l1)
+            update_count += 1
+            cost = loss_sum / total + penalty
+            out[0, done], out[1, done] = cost, total
+            out[2, done], out[3, done] = i + 1 - first, rate
+            out[4, done] = penalty
+            done += 1
+            if not (math.isfinite(cost) and math.isfinite(intercept)):
+                state[0], state[1] = intercept, update_count
+                return done, True
+        gradient[:] = 0.0
+        first = i + 1
+        loss_sum, slope_sum, total, norms = 0.0, 0.0, 0.0, 0.0
     state[0], state[1] = intercept, update_count
     return done, False
+
+
+@_jit
+def _step(weights, gradient, intercept, slope_sum, total, step_rate, active,
+          fit_intercept, l2, l1):
+    # the gradient step, then the L1 prox; returns the new intercept
+    shrink = step_rate * l1
+    for j in range(weights.shape[0]):
+        if not active[j]:
+            continue
+        value = weights[j] - step_rate * (gradient[j] / total + l2 * weights[j])
+        if l1 != 0.0:
+            value = math.copysign(max(abs(value) - shrink, 0.0), value)
+        weights[j] = value
+    if fit_intercept:
+        intercept -= step_rate * (slope_sum / total)
+    return intercept
+
+
+@_jit
+def write_rows(X, y, sample_weight, weighted, order, has_order, shift, scale,
+               starts, lengths, out_X, out_y, out_weight):
+    """Rows of a chunk, scaled, in `order`, into the store's segments in turn.
+
+    The one pass over a chunk between decoding and training (see
+    `stream.store`): (x - shift) / scale rounds as numpy's two steps do.
+    """
+    n_features = X.shape[1]
+    source = 0
+    for segment in range(starts.shape[0]):
+        for slot in range(starts[segment], starts[segment] + lengths[segment]):
+            row = order[source] if has_order else source
+            source += 1
+            for j in range(n_features):
+                out_X[slot, j] = (X[row, j] - shift[j]) / scale[j]
+            out_y[slot] = y[row]
+            if weighted:
+                out_weight[slot] = sample_weight[row]

@@ -1,7 +1,7 @@
-"""Chunks to mini-batches: epoch chunk order, shuffle buffer, re-batching."""
+"""Chunks to mini-batches: epoch chunk order, block store, block shuffle."""
 
-from streamgd.stream.batches import Rebatcher
+from streamgd.stream.blocks import BlockShuffle, Visit
 from streamgd.stream.plan import epoch_indices, epoch_order
-from streamgd.stream.shuffle import ShuffleBuffer
+from streamgd.stream.store import BlockStore
 
-__all__ = ["Rebatcher", "ShuffleBuffer", "epoch_indices", "epoch_order"]
+__all__ = ["BlockShuffle", "BlockStore", "Visit", "epoch_indices", "epoch_order"]

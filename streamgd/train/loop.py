@@ -1,9 +1,12 @@
 """The streaming SGD engine: epochs of shuffled mini-batches, cost log, stopping.
 
     files -> chunks (readers) -> statistics pass (prepare) -> per epoch:
-    chunk order -> decode -> scale -> shuffle buffer -> re-batch -> SGD updates
+    chunk order -> read ahead + decode (readers.ahead) -> scaled into the block
+    shuffle (stream.blocks) -> whole batches, read in place -> SGD updates
+    (train.updates: compiled kernel or numpy)
 
-Memory is bounded by one chunk plus the shuffle buffer, whatever the data size.
+Memory is bounded by the chunks read ahead plus the shuffle buffer, whatever
+the data size.
 """
 
 from __future__ import annotations
@@ -20,17 +23,18 @@ from streamgd.config import Config
 from streamgd.atomic import remove_stale
 from streamgd.checkpoint import Checkpoint
 from streamgd.errors import CheckpointError, ConfigError, DivergenceError
-from streamgd.model.linear import BatchGradient, LinearParams, batch_gradient
+from streamgd.model.linear import LinearParams
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
-from streamgd.optim import Schedule, SGDState, make_optimizer
+from streamgd.optim import Schedule, make_optimizer
 from streamgd.optim.defaults import DataScales, default_learning_rate
 from streamgd.optim.kernels import select_kernel
-from streamgd.optim.stepcap import directional_cap, trace_caps
 from streamgd.readers import Source, column_plan, open_source
-from streamgd.readers.decode import Chunk
-from streamgd.stream import Rebatcher, ShuffleBuffer, epoch_indices
+from streamgd.readers.ahead import read_chunks
+from streamgd.stream import epoch_indices
+from streamgd.stream.blocks import BlockShuffle, Visit, block_rows_for
+from streamgd.stream.store import BlockStore
 from streamgd.outputs import check_folder, check_job_outputs
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.checkpoints import (
@@ -39,6 +43,7 @@ from streamgd.train.checkpoints import (
 from streamgd.train.prepare import Prepared, PreparedSummary, prepare
 from streamgd.train.signals import StopRequest
 from streamgd.train.state import EpochPosition, Monitor, TrainState
+from streamgd.train.updates import Updater
 from streamgd.validate import Validation
 from streamgd.train.stopping import (
     epoch_divergence, judge_epoch, made_progress, progress_reference,
@@ -243,10 +248,16 @@ class Engine:
         # capped, silently replacing the job's rate: divergence is reported then
         self._safe_steps = (config["optimizer.update"] in ("sgd", "asgd")
                             and config["preprocess.scaler"] != "none")
-        # the epoch's shuffle buffer and re-batcher while it runs: a snapshot
-        # copies their rows only when taken, not after every chunk
-        self._live: tuple[ShuffleBuffer, Rebatcher] | None = None
-        self._unlogged: list[tuple[np.ndarray, ...]] = []
+        self.updater = Updater(
+            self.optimizer, self.loss, self.schedule, config["optimizer.batch_size"],
+            self.kernel, prepared.mean_weight, self._safe_steps,
+            config["model.fit_intercept"],
+        )
+        # the epoch's shuffle while it runs: a snapshot copies its rows only
+        # when taken, not after every chunk; its store lives across epochs
+        self._live: BlockShuffle | None = None
+        self._store: BlockStore | None = None
+        self._read_ahead = config["data.read_ahead"]
 
     @property
     def epoch(self) -> int:
@@ -261,10 +272,9 @@ class Engine:
         """The run's progress, frozen; consistent only at a chunk boundary."""
         position = self.position
         if self._live is not None:
-            buffer, rebatcher = self._live
-            position = replace(
-                position, held=buffer.held, pending=rebatcher.pending
-            )
+            held, held_lengths = self._live.held or (None, None)
+            position = replace(position, held=held, held_lengths=held_lengths,
+                               pending=self._live.pending)
         return TrainState(
             self.params, self.opt_state, position, self.monitor,
             self.rng.bit_generator.state, self.validation.state,
@@ -380,138 +390,69 @@ class Engine:
 
     def _run_epoch(self, source: Source, cost_log: CostLog) -> None:
         """The rest of the epoch in progress, from `position` on."""
-        shuffle = self.config["shuffle.enabled"]
         if self.position.order is None:
-            order = epoch_indices(source.chunks, self.rng, shuffle)
+            order = epoch_indices(source.chunks, self.rng,
+                                  self.config["shuffle.enabled"])
             self.position = replace(self.position, order=order)
         position = self.position
-        buffer = ShuffleBuffer(
-            self.config["shuffle.buffer_rows"], self.rng, position.held
-        )
-        rebatcher = Rebatcher(self.config["optimizer.batch_size"], position.pending)
-        decoder, scaler = self.prepared.decoder, self.prepared.scaler
-        self._live = (buffer, rebatcher)
+        shuffle = self._live = self._open_shuffle(source, position)
 
         # chunk by chunk, a consistent position after each
-        for done, index in enumerate(position.order, start=1):
-            if done <= position.n_chunks_done:
-                continue
-            ref = source.chunks[index]
-            table = source.read(ref)
-            chunk = self.validation.split(
-                table, ref, decoder.decode(table, ref), self.epoch
-            )
+        remaining = [source.chunks[index]
+                     for index in position.order[position.n_chunks_done:]]
+        decoder = self.prepared.decoder
+        for done, (ref, table, chunk) in enumerate(
+            read_chunks(source, remaining, decoder, self._read_ahead),
+            start=position.n_chunks_done + 1,
+        ):
+            chunk = self.validation.split(table, ref, chunk, self.epoch)
             if chunk.n_rows > 0:
-                # the decoder hands over a fresh array: scale it in place
-                X = scaler.transform(chunk.X, out=chunk.X)
-                scaled = Chunk(X, chunk.y, chunk.weight)
-                self._train_blocks(buffer.push(scaled) if shuffle else scaled,
-                                   rebatcher, cost_log)
+                self._train_visit(shuffle.push(chunk), cost_log)
             self.position = replace(self.position, n_chunks_done=done)
             self._boundary(at_epoch_end=False)
 
-        # the epoch's tail: rows still held, then the short last batch
-        if shuffle:
-            self._train_blocks(buffer.flush(), rebatcher, cost_log)
-        self._train_block(rebatcher.flush(), cost_log)
-        self._log_updates(cost_log)
+        # the epoch's tail: rows still held, the short last batch included
+        self._train_visit(shuffle.flush(), cost_log)
         self._live = None
 
-    def _train_blocks(
-        self, block: Chunk | None, rebatcher: Rebatcher, cost_log: CostLog
-    ) -> None:
-        """Whole batches of `block` and of the rows waiting before it."""
-        for part in rebatcher.push_parts(block) if block else []:
-            self._train_block(part, cost_log)
-        self._log_updates(cost_log)
-
-    def _train_block(self, block: Chunk | None, cost_log: CostLog) -> None:
-        """SGD updates over a block's batches; the caller logs them.
-
-        The updates wait in `_unlogged` until `_log_updates`: one cost-log entry
-        per block the shuffle hands on, however the re-batcher split it, keeps
-        the log's running sums, and so every record, identical to the last bit.
-        """
-        if block is not None:
-            self._unlogged.append(self._updates(block))
-
-    def _log_updates(self, cost_log: CostLog) -> None:
-        """Log the updates made since the last call, as one entry."""
-        updates, self._unlogged = self._unlogged, []
-        if not updates:
-            return
-        costs, weights, rows, rates, penalties = (
-            np.concatenate(column) for column in zip(*updates)
+    def _open_shuffle(
+        self, source: Source, position: EpochPosition
+    ) -> BlockShuffle:
+        """The epoch's shuffle, holding the rows of `position` if restored."""
+        config, scaler = self.config, self.prepared.scaler
+        if self._store is None:
+            block_rows = block_rows_for([chunk.n_rows for chunk in source.chunks],
+                                        config["shuffle.block_rows"])
+            self._store = BlockStore(
+                block_rows, len(config["data.features"]),
+                config["data.weight"] is not None, compiled=self.kernel is not None,
+            )
+        return BlockShuffle(
+            self._store, config["shuffle.buffer_rows"],
+            config["optimizer.batch_size"], self.rng, config["shuffle.enabled"],
+            scaler.shift, scaler.scale, position.held, position.held_lengths,
+            position.pending,
         )
+
+    def _train_visit(self, visit: Visit | None, cost_log: CostLog) -> None:
+        """SGD updates over the visit's rows, logged as one cost-log entry.
+
+        One entry per visit, whatever its batches, keeps the log's running
+        sums, and so every record, identical to the last bit on resume.
+        """
+        if visit is None:
+            return
+        done = self.updater.run(visit, self.params, self.opt_state, self.epoch)
+        self.params, self.opt_state = done.params, done.opt_state
+        self._count_capped(done.capped)
+        if done.diverged is not None:
+            self._diverged(*done.diverged)
+        costs, weights, rows, rates, penalties = done.records
+        if len(costs) == 0:
+            return
         cost_log.extend(self.epoch, costs, weights, rows, rates)
         self.validation.add_progressive(self.epoch, costs - penalties, weights)
         self._check_explosion(cost_log, costs, weights)
-
-    def _updates(self, block: Chunk) -> tuple[np.ndarray, ...]:
-        """SGD updates over a block's batches, each cost taken before its update.
-
-        Returns the costs, total sample weights, rows, learning rates and
-        penalty values (in the first epoch; else 0) of the updates made:
-        float64 arrays of one entry per update.
-        """
-        if self.kernel is not None:
-            return self._updates_compiled(block)
-        batch_size = self.config["optimizer.batch_size"]
-        n_batches = -(-block.n_rows // batch_size)
-        costs, weights = np.empty(n_batches), np.empty(n_batches)
-        rows, rates = np.empty(n_batches), np.empty(n_batches)
-        penalties = np.zeros(n_batches)
-        caps = self._safe_rates(block, batch_size) if self._safe_steps else None
-        done = 0
-        for start in range(0, block.n_rows, batch_size):
-            stop = start + batch_size
-            sample_weight = None if block.weight is None else block.weight[start:stop]
-            if self.optimizer.observes_inputs:
-                self.params, self.opt_state = self.optimizer.observe(
-                    block.X[start:stop], sample_weight, self.opt_state, self.params
-                )
-            gradient = batch_gradient(
-                block.X[start:stop], block.y[start:stop], sample_weight,
-                self.params, self.loss, self.optimizer.penalty,
-            )
-            # a batch of zero total weight teaches nothing: no update, no step
-            if gradient.total_weight == 0.0:
-                continue
-            rate = self.schedule(self.opt_state.update_count + 1, self.epoch)
-            if self.epoch == 0:
-                # progressive validation reports the loss alone
-                penalties[done] = self.optimizer.penalty.value(self.params.weights)
-            share = self._weight_share(gradient.total_weight, len(block.y[start:stop]))
-            step_rate = rate * share
-            if caps is not None and step_rate > caps[start // batch_size]:
-                step_rate = self._capped_rate(block.X[start:stop], sample_weight,
-                                              gradient, step_rate)
-            self.params, self.opt_state = self.optimizer.update(
-                gradient, self.opt_state, self.params, step_rate
-            )
-            costs[done], weights[done] = gradient.cost, gradient.total_weight
-            rows[done], rates[done] = min(stop, block.n_rows) - start, rate
-            done += 1
-            if not (np.isfinite(gradient.cost) and np.isfinite(self.params.intercept)):
-                self._diverged(gradient.cost, rate)
-        return (costs[:done], weights[:done], rows[:done], rates[:done],
-                penalties[:done])
-
-    def _safe_rates(self, block: Chunk, batch_size: int) -> np.ndarray:
-        """Per batch of the block, the screen of the step cap: rates at most
-        these cannot overshoot (see `optim.stepcap`)."""
-        return trace_caps(block.X, block.weight, batch_size, self.loss.curvature,
-                          self.config["model.fit_intercept"])
-
-    def _capped_rate(self, X: np.ndarray, sample_weight: np.ndarray | None,
-                     gradient: BatchGradient, step_rate: float) -> float:
-        """`step_rate`, or the batch's cap if lower (see `optim.stepcap`)."""
-        cap = directional_cap(X, sample_weight, gradient, self.optimizer.active,
-                              self.loss.curvature, self.optimizer.fit_intercept)
-        if step_rate <= cap:
-            return step_rate
-        self._count_capped(1)
-        return cap
 
     def _count_capped(self, n_capped: int) -> None:
         """Count capped steps; say so the first time in a run."""
@@ -524,29 +465,6 @@ class Engine:
         self.monitor = replace(
             self.monitor, capped_updates=self.monitor.capped_updates + n_capped
         )
-
-    def _weight_share(self, total_weight: float, n_rows: int) -> float:
-        """The batch's weight over that of an average batch of `n_rows` rows.
-
-        The gradient is a weighted mean, in which the weights' size cancels: at
-        batch size 1 every row stepped alike and the weights were ignored.
-        Scaled by this share, the expected step is the gradient of the weighted
-        mean cost over the whole data. Exactly 1.0 without sample weights.
-        """
-        return total_weight / (n_rows * self.prepared.mean_weight)
-
-    def _updates_compiled(self, block: Chunk) -> tuple[np.ndarray, ...]:
-        """The same updates as `_updates`, by the compiled kernel."""
-        done = self.kernel.run(
-            block.X, block.y, block.weight, self.config["optimizer.batch_size"],
-            self.params, self.opt_state.update_count, self.epoch,
-        )
-        self.params, self.opt_state = done.params, SGDState(done.update_count)
-        self._count_capped(done.capped)
-        if done.diverged:
-            self._diverged(float(done.costs[-1]), float(done.learning_rates[-1]))
-        return (done.costs, done.totals, done.rows, done.learning_rates,
-                done.penalties)
 
     def _check_explosion(
         self, cost_log: CostLog, costs: np.ndarray, weights: np.ndarray

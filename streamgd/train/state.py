@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from streamgd.model.linear import LinearParams
 from streamgd.readers.decode import Chunk
 
@@ -32,6 +34,8 @@ class EpochPosition:
             None until the epoch has drawn it from the generator.
         n_chunks_done: chunks of `order` already pushed through the shuffle.
         held: scaled rows held back in the shuffle buffer, or None.
+        held_lengths: intp array, the rows of each block of `held`, in order
+            (see `stream.blocks`); None when nothing is held.
         pending: scaled rows in the re-batcher waiting for a whole batch, or None.
     """
 
@@ -40,6 +44,7 @@ class EpochPosition:
     n_chunks_done: int = 0
     held: Chunk | None = None
     pending: Chunk | None = None
+    held_lengths: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 import streamgd
 from streamgd.errors import ConfigError, DivergenceError
-from streamgd.train.loop import Engine
+from streamgd.train.updates import Updater
 from tests.helpers import job, least_squares, logistic_optimum, nothing_written
 from tests.train.test_resume import _crash_at
 
@@ -159,14 +159,13 @@ def _with_weight_column(folder):
 def _rows_per_epoch(monkeypatch, folder, out, seed=11):
     """Train, and return the row ids each epoch fed to the updates, in order."""
     seen: dict[int, list] = {}
-    original = Engine._train_block
+    original = Updater.run
 
-    def spy(self, block, cost_log):
-        if block is not None:
-            seen.setdefault(self.epoch, []).append(block.weight - 1.0)
-        return original(self, block, cost_log)
+    def spy(self, visit, params, opt_state, epoch):
+        seen.setdefault(epoch, []).append(visit.gathered().weight - 1.0)
+        return original(self, visit, params, opt_state, epoch)
 
-    monkeypatch.setattr(Engine, "_train_block", spy)
+    monkeypatch.setattr(Updater, "run", spy)
     result = streamgd.train(_b29_job(folder, out, seed))
     monkeypatch.undo()
     return result, [np.concatenate(seen[epoch]) for epoch in sorted(seen)]

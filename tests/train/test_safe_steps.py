@@ -10,7 +10,7 @@ from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.optim.stepcap import directional_cap, trace_caps
-from streamgd.train.loop import Engine
+from streamgd.train.updates import Updater
 from tests.helpers import job, write_parquet
 
 
@@ -68,7 +68,7 @@ def test_cap_leaves_mini_batches_of_many_features_alone(tmp_path, monkeypatch):
     settings = job([path], names, tmp_path / "out", optimizer__learning_rate=0.05,
                    optimizer__max_epochs=2, optimizer__kernel="numpy")
     capped = streamgd.train(settings).model
-    monkeypatch.setattr(Engine, "_safe_rates", lambda self, block, size: None)
+    monkeypatch.setattr(Updater, "_safe_rates", lambda self, block: None)
     plain = streamgd.train(settings).model
     assert capped.params.weights.tobytes() == plain.params.weights.tobytes()
     assert capped.training["capped_updates"] == 0
@@ -83,9 +83,10 @@ def test_safe_rates_leave_ordinary_scaled_runs_unchanged(tmp_path, monkeypatch):
                   {"x1": X[:, 0], "x2": X[:, 1], "x3": X[:, 2],
                    "y": X @ [1.0, 0.1, 30.0] + 2}, row_group_size=250)
     settings = job([tmp_path / "d.parquet"], ["x1", "x2", "x3"], tmp_path / "out",
-                   optimizer__learning_rate=0.1, optimizer__max_epochs=3)
+                   optimizer__learning_rate=0.1, optimizer__max_epochs=3,
+                   optimizer__kernel="numpy")  # the path whose caps are patched
     capped = streamgd.train(settings).model.params
-    monkeypatch.setattr(Engine, "_safe_rates", lambda self, block, size: None)
+    monkeypatch.setattr(Updater, "_safe_rates", lambda self, block: None)
     plain = streamgd.train(settings).model.params
     assert capped.weights.tobytes() == plain.weights.tobytes()
     assert capped.intercept == plain.intercept

@@ -54,7 +54,8 @@ def test_engine_restore_from_any_boundary_gives_the_same_model(tmp_path, at):
 
 def test_engine_snapshot_mid_epoch_holds_buffered_rows(tmp_path):
     """A mid-epoch snapshot records the chunk order, the chunks done and the rows
-    waiting in the shuffle buffer."""
+    waiting in the shuffle buffer, in blocks (of one row: the chunks of 50 rows
+    are too small to be cut into 64 blocks of more)."""
     config, source, prepared = _setup(tmp_path)
     snapshots = []
     engine = Engine(config, prepared,
@@ -65,4 +66,5 @@ def test_engine_snapshot_mid_epoch_holds_buffered_rows(tmp_path):
     assert position.epoch == 0 and position.n_chunks_done == 6
     assert sorted(position.order) == list(range(12))
     assert position.held.n_rows == 120
+    assert position.held_lengths.tolist() == [1] * 120
     assert snapshots[12].position.order is None  # epoch end: next order not drawn

@@ -13,8 +13,10 @@ from tests.train.test_train import _job
 # rates at which each rule settles on 2,000 standardized rows in 20 epochs
 # (the adaptive rules move each weight about `rate` per update at first, so
 # their rate is on the scale of the weights: here the intercept is near 214)
+# (rmsprop at 1.0 stays 0.3-4% above the optimum, whichever the seed or the
+# shuffle's blocks; at 0.3, seeds 0-5 came within 0.21%)
 RATES = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 10.0,
-         "rmsprop": 1.0, "adam": 1.0, "asgd": 0.1, "normalized": 30.0}
+         "rmsprop": 0.3, "adam": 1.0, "asgd": 0.1, "normalized": 30.0}
 
 
 @pytest.fixture(scope="module")

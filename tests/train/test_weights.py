@@ -5,7 +5,7 @@ import pytest
 
 import streamgd
 from streamgd.errors import DataError
-from streamgd.train.loop import Engine
+from streamgd.train.updates import Updater
 from tests.helpers import job, write_parquet
 
 
@@ -26,14 +26,13 @@ def test_weights_travel_with_their_rows_through_the_shuffle(tmp_path, monkeypatc
     the chunk permutation, a small shuffle buffer and re-batching."""
     x, row_id, weight = _weighted_data(tmp_path)
     blocks = []
-    original = Engine._train_block
+    original = Updater.run
 
-    def spy(self, block, cost_log):
-        if block is not None:
-            blocks.append(block)
-        return original(self, block, cost_log)
+    def spy(self, visit, *args):
+        blocks.append(visit.gathered())
+        return original(self, visit, *args)
 
-    monkeypatch.setattr(Engine, "_train_block", spy)
+    monkeypatch.setattr(Updater, "run", spy)
     result = streamgd.train(job([tmp_path / "w.parquet"], ["x1"], tmp_path / "out",
                                 target="row_id", data__weight="w",
                                 shuffle__buffer_rows=150, optimizer__batch_size=7,
