@@ -123,12 +123,21 @@ class BlockShuffle:
         return self._visit(leaving, final=False)
 
     def flush(self) -> Visit | None:
-        """Every row still held or waiting, the short last batch included."""
+        """At the epoch's end: whole batches of the rows still held or waiting."""
         self._release_visited()
         held, self._held = self._held, _NO_BLOCKS
         if self.shuffle:
             held = held[self.rng.permutation(len(held))]
-        return self._visit(held, final=True)
+        return self._visit(held, final=False)
+
+    def rest(self) -> Visit | None:
+        """After `flush`: the short last batch of the epoch, or None.
+
+        Apart from the whole batches, as the cost log had it before blocks:
+        an epoch of a few updates so still logs its last one on its own.
+        """
+        self._release_visited()
+        return self._visit(_NO_BLOCKS, final=True)
 
     @property
     def n_held(self) -> int:

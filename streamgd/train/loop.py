@@ -46,7 +46,7 @@ from streamgd.train.state import EpochPosition, Monitor, TrainState
 from streamgd.train.updates import Updater
 from streamgd.validate import Validation
 from streamgd.train.stopping import (
-    epoch_divergence, judge_epoch, made_progress, progress_reference,
+    BASELINE_UPDATES, epoch_divergence, judge_epoch, made_progress, progress_reference,
     starting_cost,
 )
 
@@ -340,7 +340,9 @@ class Engine:
             self._boundary(at_epoch_end=True)
             if self.monitor.stop_reason == "early_stopped":
                 break
-        if not made_progress(self.monitor):
+        # a run of at most the baseline's updates is its own starting cost
+        judged = self.opt_state.update_count > BASELINE_UPDATES
+        if judged and not made_progress(self.monitor):
             log.warning(
                 "the final epoch cost %.6g is not below %s: training made no"
                 " progress; check optimizer.learning_rate (now %g)",
@@ -411,8 +413,9 @@ class Engine:
             self.position = replace(self.position, n_chunks_done=done)
             self._boundary(at_epoch_end=False)
 
-        # the epoch's tail: rows still held, the short last batch included
+        # the epoch's tail: rows still held, then the short last batch
         self._train_visit(shuffle.flush(), cost_log)
+        self._train_visit(shuffle.rest(), cost_log)
         self._live = None
 
     def _open_shuffle(

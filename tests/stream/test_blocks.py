@@ -26,8 +26,9 @@ def _shuffle(n_features, weighted, capacity, batch_size, seed, block_rows,
 def _visits(shuffle: BlockShuffle, chunks: list[Chunk]) -> list[Chunk]:
     """The rows of every visit of one pass over `chunks`, flush included."""
     visits = []
-    for chunk in [*chunks, None]:
-        visit = shuffle.flush() if chunk is None else shuffle.push(chunk)
+    for chunk in [*chunks, "flush", "rest"]:
+        visit = (shuffle.push(chunk) if isinstance(chunk, Chunk)
+                 else getattr(shuffle, chunk)())
         # rows are copied out at once: the next push reuses the visited slots
         if visit is not None:
             visits.append(visit.gathered())
@@ -80,6 +81,7 @@ def test_block_shuffle_holds_at_most_capacity(chunks, capacity, seed, block_rows
         assert n_out >= held_before + chunk.n_rows - capacity
         assert n_out < max(0, held_before + chunk.n_rows - capacity) + block_rows
     shuffle.flush()
+    shuffle.rest()
     assert shuffle.n_held == 0
 
 
@@ -229,9 +231,18 @@ def test_block_store_stays_within_capacity_plus_a_chunk():
 def test_block_shuffle_flush_of_empty_shuffle_is_none():
     """Flushing a shuffle that holds nothing visits nothing."""
     shuffle = _shuffle(2, True, 5, 1, 0, 4)
-    assert shuffle.flush() is None
+    assert shuffle.flush() is None and shuffle.rest() is None
     shuffle.push(strategies.identified_chunk(0, 0, 2, True))
-    assert shuffle.flush() is None
+    assert shuffle.flush() is None and shuffle.rest() is None
+
+
+def test_block_shuffle_flush_leaves_the_short_batch_to_rest():
+    """At the epoch's end, flush hands on whole batches, rest the short one."""
+    shuffle = _shuffle(2, False, 100, 4, 0, 4)
+    assert shuffle.push(strategies.identified_chunk(0, 10, 2, False)) is None
+    assert shuffle.flush().n_rows == 8
+    assert shuffle.rest().n_rows == 2
+    assert shuffle.rest() is None
 
 
 @pytest.mark.parametrize("lengths", [[], [3], [0, 2, 5], [4, 0]])
