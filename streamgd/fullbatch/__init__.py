@@ -7,6 +7,7 @@
     solvers.py      fixed-rate gradient descent, backtracking line search, L-BFGS
     cluster.py      threaded scheduler, local cluster, or an existing cluster
     engine.py       the driver: statistics pass, iterations, cost log, model
+    resume.py       checkpoints of gd and linesearch after each iteration
 """
 
 from streamgd.fullbatch.solvers import ConvergenceWarning
@@ -14,8 +15,8 @@ from streamgd.fullbatch.solvers import ConvergenceWarning
 __all__ = ["ConvergenceWarning", "train_fullbatch"]
 
 
-def train_fullbatch(config, progress=None):
+def train_fullbatch(config, progress=None, resume=False, stop=None):
     """Run a job with optimizer.method batch or sgd+batch (see `engine`)."""
     from streamgd.fullbatch.engine import train_fullbatch as run
 
-    return run(config, progress)
+    return run(config, progress, resume=resume, stop=stop)

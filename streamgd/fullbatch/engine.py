@@ -27,7 +27,10 @@ import numpy as np
 from dask import delayed
 
 from streamgd.config import Config
-from streamgd.errors import ConfigError, DivergenceError, TrainingInterrupted
+from streamgd.checkpoint import Checkpoint
+from streamgd.errors import (
+    CheckpointError, ConfigError, DivergenceError, TrainingInterrupted,
+)
 from streamgd.fullbatch.cluster import Cluster, open_cluster
 from streamgd.fullbatch.objective import Evaluation, Objective, as_params, as_theta
 from streamgd.fullbatch.partitions import (
@@ -38,8 +41,11 @@ from streamgd.fullbatch.passes import (
     group_sums, groups_by_holder, merge_in_order, merge_summaries, split_evenly,
     summarize, tree_reduce,
 )
+from streamgd.fullbatch.resume import (
+    FullBatchCheckpointer, FullBatchState, check_resumable,
+)
 from streamgd.fullbatch.solvers import (
-    SolverResult, gradient_descent, lbfgs, line_search_descent,
+    SolverResult, Start, gradient_descent, lbfgs, line_search_descent,
 )
 from streamgd.model.linear import LinearParams, Loss
 from streamgd.model.losses import LOSSES
@@ -50,68 +56,110 @@ from streamgd.readers import ColumnPlan, column_plan, open_source
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.outputs import check_job_outputs
 from streamgd.train.loop import Engine, TrainResult
-from streamgd.train.prepare import Prepared, decoder_for, finish_preparation, prepare
-from streamgd.train.signals import SignalInterrupt
+from streamgd.train.checkpoints import RESUME_HINT, load_for_resume
+from streamgd.train.prepare import (
+    Prepared, PreparedSummary, decoder_for, finish_preparation, prepare,
+)
+from streamgd.train.signals import SignalInterrupt, StopRequest
 
 log = logging.getLogger(__name__)
 
 
-def train_fullbatch(config: Config, progress: Progress | None = None) -> TrainResult:
+def train_fullbatch(
+    config: Config, progress: Progress | None = None, resume: bool = False,
+    stop: StopRequest | None = None,
+) -> TrainResult:
     """Run a job whose optimizer.method is batch or sgd+batch; see the module doc.
 
+    gd and linesearch runs checkpoint after each iteration and resume
+    (`fullbatch.resume`); `stop` is read after each iteration.
+
     Raises:
-        ConfigError: L-BFGS with an L1 or elastic-net penalty.
+        ConfigError: L-BFGS with an L1 or elastic-net penalty; --resume of a
+            run that writes no checkpoints.
+        CheckpointError: resume refused (other input files or job).
         DataError: bad input (nothing is written).
         DivergenceError: fixed-rate descent blew up (no model is written).
-        TrainingInterrupted: a signal (SIGINT, SIGTERM) stopped it; nothing kept.
+        TrainingInterrupted: a signal (SIGINT, SIGTERM) stopped it.
     """
     started = time.perf_counter()
     check_supported(config)
+    stored = None
+    if resume:
+        check_resumable(config)
+        stored = load_for_resume(config)
     output = Path(config["output.dir"])
     check_job_outputs(config)
     plan = column_plan(config)
+    run = None
     try:
         with open_cluster(config) as cluster:
             if config["optimizer.method"] == "sgd+batch":
                 run = _sgd_epochs(config, plan, progress)
             else:
-                prepared = statistics_pass(config, cluster, plan)
-                run = _Run(prepared, _open_cost_log(config, progress))
-            with _closed_on_error(run.cost_log):
+                run = _batch_run(config, cluster, plan, progress, stored, stop)
+            with _closed_on_error(run):
                 _polish(config, cluster, plan, run)
     except SignalInterrupt as interrupt:
-        raise _interrupted(interrupt.signal_number) from None
+        raise _interrupted(interrupt.signal_number, run) from None
 
     model = _model(config, run, time.perf_counter() - started)
     model_path = output / config["output.model"]
     model.save(model_path)
+    if run.checkpointer is not None:
+        run.checkpointer.remove()
     run.cost_log.commit()
     return TrainResult(model, model_path, run.cost_log.path, run.cost_log.records)
 
 
-def _interrupted(signal_number: int) -> TrainingInterrupted:
-    # Known gap: gd and linesearch could checkpoint their iterate (it is small);
-    # until they do, an interrupted full-batch run keeps nothing of itself
+def _batch_run(config: Config, cluster: Cluster, plan: ColumnPlan,
+               progress: Progress | None, stored: Checkpoint | None,
+               stop: StopRequest | None) -> _Run:
+    """A batch run from the statistics pass, or from the checkpoint `stored`."""
+    prepared = (stored.prepared.restore(config, plan) if stored is not None
+                else statistics_pass(config, cluster, plan))
+    cost_log = _open_cost_log(config, progress, stored)
+    checkpointer = FullBatchCheckpointer(config, cost_log,
+                                         PreparedSummary.of(prepared), stop)
+    return _Run(prepared, cost_log, checkpointer=checkpointer,
+                stored=None if stored is None else stored.state)
+
+
+def _interrupted(signal_number: int, run: _Run | None) -> TrainingInterrupted:
+    """A signal that struck during a pass (before training, or a second one)."""
     name = signal.Signals(signal_number).name
+    checkpointer = None if run is None else run.checkpointer
+    if checkpointer is not None and checkpointer.written:
+        return TrainingInterrupted(
+            f"stopped by {name} during a pass; the checkpoint of the last"
+            f" iteration stays ({checkpointer.path}): {RESUME_HINT}",
+            signal_number, checkpointer.path)
     return TrainingInterrupted(
-        f"stopped by {name}: the full-batch engine writes no checkpoint, so"
-        " nothing of this run was kept (no model; its partial cost log"
-        " removed); an earlier model and cost log in output.dir are untouched."
-        " Run the job again to train", signal_number,
+        f"stopped by {name} before any checkpoint: nothing of this run was kept"
+        " (no model; its partial cost log removed); an earlier model and cost"
+        " log in output.dir are untouched. Run the job again to train",
+        signal_number,
     )
 
 
 @contextmanager
-def _closed_on_error(cost_log: CostLog) -> Iterator[None]:
+def _closed_on_error(run: _Run) -> Iterator[None]:
     """On an error the cost log is closed: renamed into place after a divergence
-    (to be read), deleted otherwise (no checkpoint could continue it)."""
+    (to be read; the checkpoint goes), kept under its partial name when a
+    checkpoint can continue it, deleted otherwise."""
+    checkpointer = run.checkpointer
     try:
         yield
     except DivergenceError:
-        cost_log.commit()
+        run.cost_log.commit()
+        if checkpointer is not None:
+            checkpointer.remove()
         raise
     except BaseException:
-        cost_log.discard()
+        if checkpointer is not None and checkpointer.written:
+            run.cost_log.close()
+        else:
+            run.cost_log.discard()
         raise
 
 
@@ -147,6 +195,9 @@ class _Run:
     n_passes: int = 0
     cached: bool = False
     iteration_costs: list[float] = field(default_factory=list)
+    checkpointer: FullBatchCheckpointer | None = None
+    stored: FullBatchState | None = None
+    objective: Objective | None = None
 
 
 def statistics_pass(config: Config, cluster: Cluster, plan: ColumnPlan) -> Prepared:
@@ -251,7 +302,7 @@ def _sgd_epochs(config: Config, plan: ColumnPlan, progress: Progress | None) -> 
         prepared = prepare(config, source, plan, progress)
         run = _Run(prepared, _open_cost_log(config, progress))
         run.sgd = Engine(config, prepared)
-        with _closed_on_error(run.cost_log):
+        with _closed_on_error(run):
             run.sgd.fit(source, run.cost_log)
     finally:
         source.close()
@@ -268,35 +319,61 @@ def _polish(config: Config, cluster: Cluster, plan: ColumnPlan, run: _Run) -> No
     passes = Passes(cluster, data, list_partitions(config, plan),
                     LOSSES[config["model.type"]], run.cached)
     objective = Objective(passes, _penalty(config), _free(config, prepared))
+    run.objective = objective
     first_epoch = 0 if run.sgd is None else run.sgd.epoch
     report = partial(_report, run, first_epoch)
-    theta = as_theta(run.params or _initial_params(config, prepared))
+    theta, start = as_theta(run.params or _initial_params(config, prepared)), None
+    if run.stored is not None:
+        stored = run.stored
+        theta = stored.theta
+        start = Start(stored.iteration, stored.next_rate, stored.first_cost)
+        run.iteration_costs = list(stored.iteration_costs)
+    stop = None if run.checkpointer is None else run.checkpointer.stop
+    if stop is not None:
+        stop.armed = True  # a signal now waits for the iteration's end
     try:
-        run.result = _solve(config, objective, theta, report)
+        run.result = _solve(config, objective, theta, report, start)
     finally:
+        if stop is not None:
+            stop.armed = False
         passes.release()
-        run.n_passes = objective.n_passes
+        run.n_passes = _passes_so_far(run)
     run.params = as_params(run.result.theta)
 
 
+def _passes_so_far(run: _Run) -> int:
+    before = 0 if run.stored is None else run.stored.n_passes
+    return before + (0 if run.objective is None else run.objective.n_passes)
+
+
 def _solve(
-    config: Config, objective: Objective, theta: np.ndarray, report: Any
+    config: Config, objective: Objective, theta: np.ndarray, report: Any,
+    start: Start | None = None,
 ) -> SolverResult:
     solver = config["fullbatch.solver"]
     max_iter, tol = config["fullbatch.max_iter"], config["fullbatch.tol"]
     rate = config["fullbatch.learning_rate"]
     if solver == "gd":
         return gradient_descent(objective, theta, rate, max_iter, tol, report,
-                                config["optimizer.divergence_factor"])
+                                config["optimizer.divergence_factor"], start)
     if solver == "linesearch":
-        return line_search_descent(objective, theta, rate, max_iter, tol, report)
+        return line_search_descent(objective, theta, rate, max_iter, tol, report,
+                                   start)
     return lbfgs(objective, theta, max_iter, tol, report)
 
 
 def _report(run: _Run, first_epoch: int, iteration: int, evaluation: Evaluation,
-            step: float) -> None:
+            step: float, theta: np.ndarray | None = None) -> None:
     """A start record for iteration 0 (not an update), then one update and
-    epoch record per solver iteration."""
+    epoch record per solver iteration, and a checkpoint after it."""
+    _log_iteration(run, first_epoch, iteration, evaluation, step)
+    if run.checkpointer is not None and iteration > 0 and theta is not None:
+        run.checkpointer.after_iteration(iteration, theta, step,
+                                         run.iteration_costs, _passes_so_far(run))
+
+
+def _log_iteration(run: _Run, first_epoch: int, iteration: int,
+                   evaluation: Evaluation, step: float) -> None:
     run.iteration_costs.append(evaluation.cost)
     if iteration == 0:
         run.cost_log.add_record({"kind": "start", "epoch": first_epoch,
@@ -331,10 +408,24 @@ def _initial_params(config: Config, prepared: Prepared) -> LinearParams:
     return LinearParams(weights, 0.0)
 
 
-def _open_cost_log(config: Config, progress: Progress | None) -> CostLog:
+def _open_cost_log(config: Config, progress: Progress | None,
+                   stored: Checkpoint | None = None) -> CostLog:
+    """The run's cost log, continued from the checkpoint's length if resuming.
+
+    Raises:
+        CheckpointError: the partial log a resumed run continues is gone or
+            shorter than the checkpoint recorded.
+    """
     output = Path(config["output.dir"])
-    return CostLog(output / config["output.cost_log"], config["output.log_every"],
-                   progress)
+    try:
+        return CostLog(output / config["output.cost_log"],
+                       config["output.log_every"], progress,
+                       resume=None if stored is None else stored.cost_log)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            f"cannot continue the cost log of the checkpoint: {error}; train"
+            " without --resume to start over"
+        ) from None
 
 
 def _model(config: Config, run: _Run, seconds: float) -> TrainedModel:

@@ -16,7 +16,9 @@ most `tol`, or `max_iter` iterations, which warns with `ConvergenceWarning`.
 scipy's relative change divides by max(|f_old|, |f_new|, 1) instead.
 
 Every solver reports each iterate (iteration 0 is the start) with the step that
-reached it, so the engine can write the cost log.
+reached it, so the engine can write the cost log and checkpoint. gd and
+linesearch can start from a checkpointed iterate (`Start`): the rest of the run
+is then that of the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 from streamgd.errors import DivergenceError
 from streamgd.fullbatch.objective import Evaluation
 
-Report = Callable[[int, Evaluation, float], None]
+# report(iteration, evaluation, step, theta=iterate)
+Report = Callable[..., None]
 
 # halvings of the rate before a line search gives up: 2 ** -60 ~ 1e-18
 MAX_BACKTRACKS = 60
@@ -44,6 +47,16 @@ class Objective(Protocol):
     def __call__(self, theta: np.ndarray) -> Evaluation: ...
 
     def prox(self, theta: np.ndarray, step: float) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a resumed gd or linesearch run goes on: after `iteration`, with
+    `rate` to try first and `first_cost`, the cost at iteration 0."""
+
+    iteration: int
+    rate: float
+    first_cost: float
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class SolverResult:
 def gradient_descent(
     objective: Objective, theta: np.ndarray, learning_rate: float, max_iter: int,
     tol: float, report: Report, divergence_factor: float = 1e6,
+    start: Start | None = None,
 ) -> SolverResult:
     """Fixed-rate (proximal) gradient descent; one pass per iteration.
 
@@ -70,15 +84,17 @@ def gradient_descent(
             `divergence_factor` times the first cost.
     """
     evaluation = objective(theta)
-    report(0, evaluation, float("nan"))
-    first_cost = evaluation.cost
-    for iteration in range(1, max_iter + 1):
+    if start is None:
+        report(0, evaluation, float("nan"), theta=theta)
+        start = Start(0, learning_rate, evaluation.cost)
+    first_cost = start.first_cost
+    for iteration in range(start.iteration + 1, max_iter + 1):
         new_theta = objective.prox(theta - learning_rate * evaluation.gradient,
                                    learning_rate)
         new_evaluation = objective(new_theta)
         _check_divergence(new_evaluation.cost, first_cost, divergence_factor,
                           learning_rate, iteration)
-        report(iteration, new_evaluation, learning_rate)
+        report(iteration, new_evaluation, learning_rate, theta=new_theta)
 
         # stopping tests on the step just taken
         reason = _stop_reason(theta, new_theta, learning_rate, evaluation.cost,
@@ -91,7 +107,7 @@ def gradient_descent(
 
 def line_search_descent(
     objective: Objective, theta: np.ndarray, learning_rate: float, max_iter: int,
-    tol: float, report: Report,
+    tol: float, report: Report, start: Start | None = None,
 ) -> SolverResult:
     """Proximal gradient descent with a backtracking line search.
 
@@ -100,16 +116,18 @@ def line_search_descent(
     recovers in a few iterations.
     """
     evaluation = objective(theta)
-    report(0, evaluation, float("nan"))
-    rate = learning_rate
-    for iteration in range(1, max_iter + 1):
+    if start is None:
+        report(0, evaluation, float("nan"), theta=theta)
+        start = Start(0, learning_rate, evaluation.cost)
+    rate = start.rate
+    for iteration in range(start.iteration + 1, max_iter + 1):
         found = _backtrack(objective, theta, evaluation, rate)
         if found is None:
             _warn(f"linesearch stopped at iteration {iteration}: no rate down to"
                   f" {rate * 2.0**-MAX_BACKTRACKS:.3g} decreased the cost")
             return SolverResult(theta, evaluation, iteration - 1, "line_search")
         new_theta, new_evaluation, rate = found
-        report(iteration, new_evaluation, rate)
+        report(iteration, new_evaluation, rate, theta=new_theta)
 
         reason = _stop_reason(theta, new_theta, rate, evaluation.cost,
                               new_evaluation.cost, tol)
@@ -150,13 +168,14 @@ def lbfgs(
     """
     minimize = _scipy_minimize()
     seen = _LastEvaluations(objective)
-    report(0, seen(theta), float("nan"))
+    report(0, seen(theta), float("nan"), theta=theta)
     iterations = 0
 
     def on_iteration(intermediate_result: Any) -> None:
         nonlocal iterations
         iterations += 1
-        report(iterations, seen(intermediate_result.x), float("nan"))
+        report(iterations, seen(intermediate_result.x), float("nan"),
+               theta=intermediate_result.x)
 
     result = minimize(
         seen.cost_and_gradient, theta, jac=True, method="L-BFGS-B",

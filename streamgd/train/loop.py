@@ -87,17 +87,10 @@ def train(
         TrainingInterrupted: stopped by `stop`, after writing a checkpoint.
     """
     if config["optimizer.method"] != "sgd":
-        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch),
-        # which writes no checkpoints: say so rather than silently start over
-        if resume:
-            raise ConfigError(
-                f"--resume with optimizer.method: {config['optimizer.method']}:"
-                " the full-batch engine writes no checkpoints, so there is"
-                " nothing to resume; run the job again without --resume"
-            )
+        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch)
         from streamgd.fullbatch import train_fullbatch
 
-        return train_fullbatch(config, progress)
+        return train_fullbatch(config, progress, resume=resume, stop=stop)
     started = time.perf_counter()
     output = Path(config["output.dir"])
     stored = load_for_resume(config) if resume else None

@@ -239,11 +239,17 @@ def test_validation_holdout_is_not_implemented(tmp_path):
         streamgd.train(job)
 
 
-def test_resume_is_refused_for_a_full_batch_job(tmp_path):
-    """The full-batch engine writes no checkpoints: --resume says so instead of
-    silently training from the start."""
-    job = _job([tmp_path / "nothing-here.parquet"], tmp_path)
-    with pytest.raises(ConfigError, match="no checkpoints"):
+@pytest.mark.parametrize("sections, why", [
+    ({}, "L-BFGS keeps its state inside scipy"),
+    ({"optimizer__method": "sgd+batch"}, "SGD phase is not checkpointed"),
+    ({"fullbatch__solver": "gd", "checkpoint__enabled": False},
+     "checkpoint.enabled is false"),
+])
+def test_resume_is_refused_where_no_checkpoint_is_written(tmp_path, sections, why):
+    """L-BFGS, sgd+batch and runs with checkpoints off write no checkpoints:
+    --resume says so instead of silently training from the start."""
+    job = _job([tmp_path / "nothing-here.parquet"], tmp_path, **sections)
+    with pytest.raises(ConfigError, match=f"{why}.*nothing to resume"):
         streamgd.train(job, resume=True)
 
 

@@ -106,7 +106,7 @@ def test_one_fixed_rate_step_is_the_textbook_update(
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         result = gradient_descent(
             objective, as_theta(params), learning_rate, max_iter=1, tol=0.0,
-            report=lambda *args: reports.append(args),
+            report=lambda *args, **_: reports.append(args),
         )
 
     # textbook: grad = [X 1]^T (z - y) / n + l2 [w 0]

@@ -35,7 +35,7 @@ def _ill_conditioned(spectrum=(1e-3, 0.01, 0.1, 1.0, 10.0)):
     return Quadratic(hessian, rng.normal(size=5))
 
 
-def _ignore(*args):
+def _ignore(*args, **kwargs):
     pass
 
 
@@ -52,7 +52,7 @@ def test_lbfgs_reports_each_iteration_once_from_zero():
     objective = _ill_conditioned()
     reports = []
     result = lbfgs(objective, np.zeros(5), max_iter=200, tol=1e-12,
-                   report=lambda *args: reports.append(args))
+                   report=lambda *args, **_: reports.append(args))
     assert [report[0] for report in reports] == list(range(result.iterations + 1))
     assert reports[-1][1].cost == result.evaluation.cost
     assert reports[0][1].cost == objective(np.zeros(5)).cost
@@ -88,7 +88,7 @@ def test_linesearch_recovers_from_a_huge_first_rate():
     costs = []
     result = line_search_descent(
         objective, np.zeros(5), 1e6, 5000, 1e-15,
-        report=lambda iteration, evaluation, rate: costs.append(evaluation.cost),
+        report=lambda iteration, evaluation, rate, **_: costs.append(evaluation.cost),
     )
     assert np.all(np.diff(costs) <= 0)
     np.testing.assert_allclose(result.theta, objective.target, rtol=1e-6)
