@@ -79,7 +79,8 @@ def steps_phrase(training: dict[str, Any]) -> str:
     """"E epochs, U updates"; for full-batch runs their iterations and passes
     (an epoch there is a pass over the data, the start's evaluation included)."""
     if "iterations" not in training:
-        return f"{training.get('epochs')} epochs, {training.get('updates', 0):,} updates"
+        updates = training.get("updates", 0)
+        return f"{training.get('epochs')} epochs, {updates:,} updates"
     polish = (f"{training['iterations']:,} iterations"
               f" ({training['passes']:,} data passes)")
     sgd_epochs = len(training.get("epoch_costs") or [])

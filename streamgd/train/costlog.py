@@ -11,10 +11,10 @@ and at each epoch's end, one JSON record is written:
 
 `cost_epoch` is the running average over the epoch so far (over the whole epoch in
 an "epoch" record). Epochs are numbered from 1 in the file, as in the training
-summary and the progress display; the engines pass their 0-based epoch index. A
-log begun by an earlier version (numbered from 0) keeps that numbering when a
-run resumes it, so it is never mixed. Windows shorter than their length at the start of a run average
-what there is.
+summary and the progress display; the engines pass their 0-based epoch index. A log
+begun by an earlier version (numbered from 0) keeps that numbering when a run
+resumes it, so it is never mixed. Windows shorter than their length at the start of
+a run average what there is.
 
 The file grows under a hidden partial name and is renamed into place when the run
 completes (`atomic.AppendFile`), so the previous run's log stays whole until then.

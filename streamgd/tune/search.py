@@ -9,10 +9,11 @@
 
 A job with `optimizer.method: sgd+batch` is tuned on its SGD phase (trials run
 plain SGD); `batch` is refused, as is `tune.alphas` without a penalty (see
-`check_tunable`). Every trial holds out the same hashed rows of the sample (the job's own holdout
-or validation files when it has them, else `tune.holdout`), so trials are
-compared on rows none of them trained on. The best settings are written as a
-YAML override (`tune.out`), to be merged into the job with --set or by hand.
+`check_tunable`). Every trial holds out the same hashed rows of the sample (the
+job's own holdout or validation files when it has them, else `tune.holdout`), so
+trials are compared on rows none of them trained on. The best settings are
+written as a YAML override (`tune.out`), to be merged into the job with --set or
+by hand.
 """
 
 from __future__ import annotations
