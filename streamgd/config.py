@@ -293,7 +293,7 @@ FIELDS: tuple[Field, ...] = (
     Field("shuffle.enabled", bool, True, "shuffle chunks and rows each epoch"),
     Field("shuffle.buffer_rows", int, 100_000,
           "rows held in the shuffle buffer (bounds memory)", check=_positive),
-    Field("shuffle.block_rows", int, 512,
+    Field("shuffle.block_rows", int, 128,
           "rows shuffled together: each chunk's rows in a random order, then"
           " blocks of this many leave the buffer in a random order (1: a"
           " row-level shuffle, slower)", check=_positive),
