@@ -12,7 +12,8 @@ exact least squares (linear) or the log loss less the maximum likelihood's
 squared norm of the scaled rows; 1 / (c (L + T / B)), L the largest eigenvalue
 of their second-moment matrix, B the batch size; and `default`, the rate
 streamgd now derives (`optim.defaults`). `--batch` sets the batch size;
-`--adaptive` measures the adaptive rules' defaults instead.
+`--adaptive` measures the adaptive rules' defaults instead, `--bugcases ROOT`
+the shared bugcases b21, b28, b29, b30 (written by their make_all.py).
 """
 
 from __future__ import annotations
@@ -173,6 +174,57 @@ def adaptive(rows: int) -> None:
                         sys.stdout.flush()
 
 
+def bugcases(root: Path) -> None:
+    """The shared bugcases' own files (`python make_all.py ROOT b21 b28 b29
+    b30`), at their stated settings, with the derived default and the old
+    0.05: the largest coefficient error against the case's expected values."""
+    import glob
+    import json
+
+    def case(name):
+        folder = Path(glob.glob(str(root / f"{name}_*"))[0])
+        return folder, json.loads((folder / "expected.json").read_text())
+
+    runs = []
+    folder, expected = case("b21")
+    runs.append(("b21 file order", {
+        "data": {"paths": [str(folder / "rare_at_end.csv")],
+                 "features": ["x1", "x_rare"], "target": "y"},
+        "shuffle": {"enabled": False}},
+        [expected["coef_x1"], expected["coef_x_rare"], expected["intercept"]]))
+    folder, expected = case("b28")
+    runs.append(("b28 weights", {
+        "data": {"paths": [str(folder / "weighted_outliers.csv")],
+                 "features": ["x1"], "target": "y", "weight": "w"}},
+        [expected["coef_x1"], expected["intercept"]]))
+    folder, expected = case("b29")
+    runs.append(("b29 seed 11", {
+        "data": {"paths": sorted(glob.glob(str(folder / "part*.parquet"))),
+                 "features": ["x1", "x2", "x3", "x4"], "target": "y"},
+        "seed": 11, "shuffle": {"buffer_rows": 500},
+        "optimizer": {"max_epochs": 3}},
+        [*expected["converged_coef"], expected["converged_intercept"]]))
+    folder, expected = case("b30")
+    mle = expected["logistic_mle"]
+    runs.append(("b30 sorted", {
+        "data": {"paths": sorted(glob.glob(str(folder / "sorted_*.parquet"))),
+                 "features": ["x1", "x2"], "target": "y"},
+        "model": {"type": "logistic"}},
+        [mle["coef_x1"], mle["coef_x2"], mle["intercept"]]))
+    with tempfile.TemporaryDirectory() as out:
+        for name, job, target in runs:
+            for label, rate in (("old 0.05", 0.05), ("default", None)):
+                run = {**job, "optimizer": {**job.get("optimizer", {}),
+                                            "learning_rate": rate},
+                       "output": {"dir": out}}
+                model = streamgd.train(run).model
+                weights, intercept = model.original_coefficients()
+                error = np.max(np.abs(np.r_[weights, intercept] - target))
+                print(f"{name:<15} {label:<9} rate"
+                      f" {model.training['learning_rate']:<9.4g} max |coef - expected|"
+                      f" {error:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
@@ -180,7 +232,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--adaptive", action="store_true",
                         help="measure the adaptive rules' defaults instead")
+    parser.add_argument("--bugcases", type=Path, metavar="ROOT",
+                        help="run the shared bugcases written into ROOT instead")
     args = parser.parse_args()
+    if args.bugcases:
+        bugcases(args.bugcases)
+        return
     if args.adaptive:
         adaptive(args.rows)
         return

@@ -177,9 +177,9 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.learning_rate", NUMBER, None,
           "initial learning rate; null (default): derived from the statistics"
           " pass and printed in the summary: for sgd, asgd, momentum, nesterov"
-          " min(1 / (c L + l2), 0.1 sqrt(batch_size) / (c T)), L the largest"
-          " eigenvalue"
-          " and T the trace of the scaled rows' E[x x^T], c 1 (squared) or 1/4"
+          " min(1 / (c L + l2), (0.1 + batch_size / 64) / (c T)), L the"
+          " largest eigenvalue and T the trace of the scaled rows' E[x x^T],"
+          " c 1 (squared) or 1/4"
           " (log loss), x (1 - momentum) for momentum; for the adaptive rules a"
           " fixed default (adagrad 0.5, rmsprop 0.01, adam 0.01, normalized"
           " 0.5), times the target's std for the squared loss (normalized: also"

@@ -16,20 +16,25 @@ Two limits bound the rate, and the default is the smaller:
     CURVATURE_SHARE / (c L + l2)   the expected cost is stable below 2 over
                                    its largest curvature, the L2 penalty's
                                    included; half of that
-    NOISE_SHARE sqrt(B) / (c T)    B the batch size: a batch gradient's noise
+    (ROW_SHARE + B / BATCH_RATIO) / (c T)
+                                   B the batch size. A batch gradient's noise
                                    keeps the iterate off the optimum by an
-                                   excess cost that grows with rate * c * T / B
-                                   (the misadjustment of LMS, Widrow)
+                                   excess cost of about rate * c * T / (2 B)
+                                   times the noise's own (the misadjustment of
+                                   LMS, Widrow): B / (64 c T) holds it near
+                                   1/128. For one row 1 / (c T) is the edge of
+                                   stability (normalized LMS), and a tenth of
+                                   it learns faster than B / 64 would allow.
 
 The second binds at ordinary batch sizes, the first for large batches, whose
 gradients are nearly exact but few. The shares come from measurement
 (`scripts/default_rate.py`, README "Learning rate"): over the flights job and
 generated data with d = 1 to 100, the rates that fit best in the default 5
-epochs were near 0.1 / (c T) at batch 1, 0.5 / (c T) at batch 32 (so about
-sqrt(B), not B, times the batch-1 rate) and 1 / (c L) at batch 4096. The
-engine's step cap (`optim.stepcap`) guards the batches of rare, large rows the
-expectation leaves out. Momentum takes (1 - mu) of the rate, since its steps
-accumulate to 1 / (1 - mu) times the gradient's.
+epochs were near 0.1 / (c T) at batch 1, 0.5 / (c T) at batch 32 and up to
+1 / (c L) at batch 4096. The engine's step cap (`optim.stepcap`) guards the
+batches of rare, large rows the expectation leaves out. Momentum takes
+(1 - mu) of the rate, since its steps accumulate to 1 / (1 - mu) times the
+gradient's.
 
 The adaptive rules (adagrad, rmsprop, adam, normalized) step each weight by about
 the rate whatever the gradient's size, so their rate is in the units of the
@@ -50,7 +55,8 @@ import numpy as np
 from streamgd.normalize import RunningStats, Scaler
 
 CURVATURE_SHARE = 1.0  # of 1 / (c L), see the module docstring
-NOISE_SHARE = 0.1  # of sqrt(B) / (c T)
+ROW_SHARE = 0.1  # of 1 / (c T)
+BATCH_RATIO = 64  # B / BATCH_RATIO of 1 / (c T)
 ADAPTIVE_DEFAULTS = {"adagrad": 0.5, "rmsprop": 0.01, "adam": 0.01, "normalized": 0.5}
 
 
@@ -100,14 +106,14 @@ def default_learning_rate(
         largest = trace
     tiny = np.finfo(float).tiny
     stable = CURVATURE_SHARE / max(curvature * largest + l2, tiny)
-    quiet = NOISE_SHARE * np.sqrt(batch_size) / max(curvature * trace, tiny)
+    quiet = (ROW_SHARE + batch_size / BATCH_RATIO) / max(curvature * trace, tiny)
     rate = min(stable, quiet)
     if stable <= quiet:
         how = (f"{CURVATURE_SHARE:g} / ({curvature:g} x largest curvature"
                f" {largest:.4g} + l2 {l2:g})")
     else:
-        how = (f"{NOISE_SHARE:g} x sqrt(batch {batch_size}) / ({curvature:g} x"
-               f" mean squared norm {trace:.4g})")
+        how = (f"({ROW_SHARE:g} + batch {batch_size} / {BATCH_RATIO}) /"
+               f" ({curvature:g} x mean squared norm {trace:.4g})")
     if update in ("momentum", "nesterov"):
         rate *= 1.0 - momentum
         how += f", times 1 - momentum {momentum:g}"

@@ -73,21 +73,21 @@ def _scales(X, scaler="standard", target=None):
 
 
 def test_default_rate_is_the_smaller_of_the_noise_and_curvature_limits():
-    """sgd: min(1 / (c L), 0.1 sqrt(B) / (c T)); the log loss 4 times more;
+    """sgd: min(1 / (c L), (0.1 + B / 64) / (c T)); the log loss 4 times more;
     momentum (1 - mu) of it; the summary text names the limit that binds."""
     X = np.random.default_rng(0).normal(size=(2000, 2))
     scales = _scales(X)
     L, T = scales.largest_curvature, 3.0
     rate, how = default_learning_rate("sgd", "linear", scales, 32, 0.9)
-    assert rate == pytest.approx(0.1 * np.sqrt(32) / T)
-    assert "sqrt(batch 32)" in how
+    assert rate == pytest.approx(0.6 / T)
+    assert "(0.1 + batch 32 / 64)" in how
     rate, how = default_learning_rate("asgd", "logistic", scales, 4096, 0.9)
     assert rate == pytest.approx(4.0 / L) and "largest curvature" in how
     # an L2 penalty adds its curvature (a heavy one binds at batch 32 too)
     rate, _ = default_learning_rate("sgd", "logistic", scales, 32, 0.0, l2=10.0)
     assert rate == pytest.approx(1.0 / (L / 4 + 10.0))
     rate, _ = default_learning_rate("momentum", "linear", scales, 1, 0.9)
-    assert rate == pytest.approx(0.1 * 0.1 / T)
+    assert rate == pytest.approx(0.1 * (0.1 + 1 / 64) / T)
     # without a measured curvature, its upper bound T stands in
     unmeasured = DataScales(scales.stats, scales.scaler, True)
     assert default_learning_rate("sgd", "linear", unmeasured, 4096, 0.0)[0] == (
@@ -122,8 +122,7 @@ def test_a_job_without_a_rate_trains_with_the_derived_one(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="streamgd.train.loop"):
         result = streamgd.train(job)
     training = result.model.training
-    assert training["learning_rate"] == pytest.approx(0.1 * np.sqrt(32) / 3,
-                                                      rel=1e-9)
+    assert training["learning_rate"] == pytest.approx(0.6 / 3, rel=1e-9)
     assert "mean squared norm 3" in training["learning_rate_from"]
     assert any("learning_rate not given" in r.getMessage() for r in caplog.records)
     shown = format_model(result.model)
