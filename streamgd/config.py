@@ -182,8 +182,8 @@ FIELDS: tuple[Field, ...] = (
           " c 1 (squared) or 1/4"
           " (log loss), x (1 - momentum) for momentum; for the adaptive rules a"
           " fixed default (adagrad 0.5, rmsprop 0.01, adam 0.01, normalized"
-          " 0.5), times the target's std for the squared loss (normalized: also"
-          " times the median max|x| / std)", check=_positive, nullable=True),
+          " 0.5), times the target's std for the squared loss", check=_positive,
+          nullable=True),
     Field("optimizer.update", str, "sgd",
           "update rule: sgd, momentum, nesterov, adagrad, rmsprop, adam, asgd"
           " (averaged SGD) or normalized (adaptive, scale-invariant: needs no scaler)",

@@ -40,10 +40,11 @@ The adaptive rules (adagrad, rmsprop, adam, normalized) step each weight by abou
 the rate whatever the gradient's size, so their rate is in the units of the
 weights. For the log loss, whose weights are of order one, fixed defaults serve.
 For the squared loss the weights scale with the target: the default is the fixed
-one times the target's standard deviation from the statistics pass (for
-`normalized`, whose weights act on features divided by their largest absolute
-value, times that value over the feature's standard deviation as well, the
-median over the features).
+one times the target's standard deviation from the statistics pass. (The
+normalized update's weights act on x / max|x|, larger by max|x| / std; its
+factor sqrt(t / N) already grows its steps by about as much, and measured on
+flights a further factor max|x| / std overshot: RMSE 1.0085 to 1.029 of least
+squares at rate 151 against 1.006 to 1.015 at 22 to 50, by chunking.)
 """
 
 from __future__ import annotations
@@ -126,17 +127,4 @@ def _adaptive_rate(update: str, model_type: str,
     target = scales.target_scale
     if model_type != "linear" or target is None or not target > 0:
         return base, f"the fixed default of {update}"
-    rate, how = base * target, f"{base:g} x target std {target:.4g}"
-    if update == "normalized":
-        spread = _largest_over_std(scales.stats)
-        rate, how = rate * spread, how + f" x median max|x| / std {spread:.4g}"
-    return rate, how
-
-
-def _largest_over_std(stats: RunningStats) -> float:
-    """The median over active features of max |x| / std (1.0 if none)."""
-    active = ~stats.constant & (stats.count > 0)
-    largest = np.maximum(np.abs(stats.minimum), np.abs(stats.maximum))[active]
-    std = stats.std[active]
-    ratios = largest[std > 0] / std[std > 0]
-    return float(np.median(ratios)) if ratios.size else 1.0
+    return base * target, f"{base:g} x target std {target:.4g}"

@@ -95,15 +95,18 @@ def test_default_rate_is_the_smaller_of_the_noise_and_curvature_limits():
 
 
 def test_adaptive_defaults_follow_the_target_scale():
-    """Squared loss: the fixed default times the target's std (normalized also
-    times the median max|x| / std); log loss or no target scale: the fixed one."""
+    """Squared loss: the fixed default times the target's std; log loss or no
+    target scale: the fixed one."""
     X = np.random.default_rng(0).normal(size=(2000, 2)) * [1.0, 10.0]
     scales = _scales(X, "none", target=40.0)
     assert default_learning_rate("adam", "linear", scales, 32, 0.9)[0] == (
         pytest.approx(ADAPTIVE_DEFAULTS["adam"] * 40.0))
-    spread = np.median(np.abs(X).max(axis=0) / X.std(axis=0))
-    assert default_learning_rate("normalized", "linear", scales, 32, 0.9)[0] == (
-        pytest.approx(ADAPTIVE_DEFAULTS["normalized"] * 40.0 * spread))
+    rate, how = default_learning_rate("normalized", "linear", scales, 32, 0.9)
+    assert rate == pytest.approx(ADAPTIVE_DEFAULTS["normalized"] * 40.0)
+    assert how == "0.5 x target std 40"
+    unknown = DataScales(scales.stats, scales.scaler, True)
+    assert default_learning_rate("adam", "linear", unknown, 32, 0.9)[0] == (
+        ADAPTIVE_DEFAULTS["adam"])
     assert default_learning_rate("adagrad", "logistic", scales, 32, 0.9)[0] == (
         ADAPTIVE_DEFAULTS["adagrad"])
 
