@@ -55,7 +55,8 @@ from streamgd.normalize import RunningStats
 from streamgd.readers import ColumnPlan, column_plan, open_source
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.outputs import check_job_outputs
-from streamgd.train.loop import Engine, TrainResult
+from streamgd.train.job import TrainResult
+from streamgd.train.loop import Engine
 from streamgd.train.checkpoints import RESUME_HINT, load_for_resume
 from streamgd.train.prepare import (
     Prepared, PreparedSummary, decoder_for, finish_preparation, prepare,

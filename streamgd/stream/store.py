@@ -50,6 +50,12 @@ class BlockStore:
     def n_blocks(self) -> int:
         return len(self.lengths)
 
+    def reserve(self, n_blocks: int) -> None:
+        """Room for at least `n_blocks` blocks, made at once (growing by
+        doubling copies the store a few times, each costing a pass over it)."""
+        if n_blocks > self.n_blocks:
+            self._grow(n_blocks - self.n_blocks)
+
     def release(self, blocks: np.ndarray) -> None:
         """Free the blocks (their rows have been trained on)."""
         self._free = np.concatenate([self._free, blocks])

@@ -1,5 +1,5 @@
 """The training loop, statistics pass, cost log."""
 
-from streamgd.train.loop import TrainResult, train
+from streamgd.train.job import TrainResult, train
 
 __all__ = ["TrainResult", "train"]

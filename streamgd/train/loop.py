@@ -1,5 +1,7 @@
 """The streaming SGD engine: epochs of shuffled mini-batches, cost log, stopping.
 
+`train.job` runs a whole job around it (outputs, resume, statistics pass).
+
     files -> chunks (readers) -> statistics pass (prepare) -> per epoch:
     chunk order -> read ahead + decode (readers.ahead) -> scaled into the block
     shuffle (stream.blocks) -> whole batches, read in place -> SGD updates
@@ -12,17 +14,13 @@ the data size.
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
 from streamgd.config import Config
-from streamgd.atomic import remove_stale
-from streamgd.checkpoint import Checkpoint
-from streamgd.errors import CheckpointError, ConfigError, DivergenceError
+from streamgd.errors import DivergenceError
 from streamgd.model.linear import LinearParams
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
@@ -30,159 +28,37 @@ from streamgd.model.saved import TrainedModel
 from streamgd.optim import Schedule, make_optimizer
 from streamgd.optim.defaults import DataScales, default_learning_rate
 from streamgd.optim.kernels import select_kernel
-from streamgd.readers import Source, column_plan, open_source
+from streamgd.readers import Source
 from streamgd.readers.ahead import read_chunks
 from streamgd.stream import epoch_indices
 from streamgd.stream.blocks import BlockShuffle, Visit, block_rows_for
 from streamgd.stream.store import BlockStore
-from streamgd.outputs import check_folder, check_job_outputs
-from streamgd.train.costlog import CostLog, Progress
-from streamgd.train.checkpoints import (
-    Checkpointer, checkpoint_path, load_for_resume,
-)
-from streamgd.train.prepare import Prepared, PreparedSummary, prepare
-from streamgd.train.signals import StopRequest
+from streamgd.train.costlog import CostLog
+from streamgd.train.prepare import Prepared
 from streamgd.train.state import EpochPosition, Monitor, TrainState
 from streamgd.train.updates import Updater
 from streamgd.validate import Validation
 from streamgd.train.stopping import (
-    BASELINE_UPDATES, epoch_divergence, judge_epoch, made_progress, progress_reference,
-    starting_cost,
+    BASELINE_UPDATES, epoch_divergence, judge_epoch, made_progress,
+    progress_reference, starting_cost,
 )
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """A finished run: the model, where it was written, and the cost records."""
-
-    model: TrainedModel
-    model_path: Path
-    cost_log_path: Path
-    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
-
-
-def train(
-    config: Config,
-    progress: Progress | None = None,
-    resume: bool = False,
-    stop: StopRequest | None = None,
-) -> TrainResult:
-    """Run a job: statistics pass, SGD epochs, model and cost log written.
-
-    Args:
-        config: the job.
-        progress: receives every cost-log record.
-        resume: continue from the job's checkpoint, if there is one (then the
-            statistics pass is skipped: the checkpoint holds its results).
-        stop: set by a signal handler (see `train.signals`); the run then
-            checkpoints and raises TrainingInterrupted.
-
-    Raises:
-        DataError: bad input (nothing is written).
-        CheckpointError: resume refused (other input files or job).
-        DivergenceError: the cost blew up (no model is written; the run's
-            checkpoint is removed).
-        TrainingInterrupted: stopped by `stop`, after writing a checkpoint.
-    """
-    if config["optimizer.method"] != "sgd":
-        # batch and sgd+batch: the dask full-batch engine (streamgd/fullbatch)
-        from streamgd.fullbatch import train_fullbatch
-
-        return train_fullbatch(config, progress, resume=resume, stop=stop)
-    started = time.perf_counter()
-    output = Path(config["output.dir"])
-    stored = load_for_resume(config) if resume else None
-    check_job_outputs(config)
-    for path in (output / config["output.model"], checkpoint_path(config)):
-        remove_stale(path)
-    plan = column_plan(config)
-    source = open_source(config, plan)
-    holdout_source = None
-    try:
-        prepared = (stored.prepared.restore(config, plan) if stored
-                    else prepare(config, source, plan, progress))
-        if config["validation.paths"]:
-            holdout_source = open_source(
-                config.replace(**{"data.paths": config["validation.paths"]}), plan
-            )
-        engine, cost_log = _fit(
-            config, prepared, source, stored, progress, stop, holdout_source
-        )
-    finally:
-        source.close()
-        if holdout_source is not None:
-            holdout_source.close()
-
-    model = engine.model(config, prepared, time.perf_counter() - started)
-    model_path = output / config["output.model"]
-    model.save(model_path)
-    engine.on_boundary.remove()
-    cost_log.commit()
-    return TrainResult(model, model_path, cost_log.path, cost_log.records)
-
-
-def _fit(
-    config: Config,
-    prepared: Prepared,
-    source: Source,
-    stored: Checkpoint | None,
-    progress: Progress | None,
-    stop: StopRequest | None,
-    holdout_source: Source | None = None,
-) -> tuple[Engine, CostLog]:
-    """The engine trained to its end, from the checkpoint `stored` if given."""
-    cost_log = _open_cost_log(config, progress, stored)
-    checkpointer = Checkpointer(config, cost_log, PreparedSummary.of(prepared), stop)
-    engine = Engine(
-        config, prepared, on_boundary=checkpointer, holdout_source=holdout_source
-    )
-    if stored is not None:
-        engine.restore(stored.state)
-    if stop is not None:
-        stop.armed = True
-    try:
-        engine.fit(source, cost_log)
-    except DivergenceError:
-        # resuming would diverge again: keep the log to read, drop the checkpoint
-        checkpointer.remove()
-        cost_log.commit()
-        raise
-    finally:
-        if stop is not None:
-            stop.armed = False
-        cost_log.close()
-    return engine, cost_log
-
-
-def _open_cost_log(
-    config: Config, progress: Progress | None, stored: Checkpoint | None
-) -> CostLog:
-    """The run's cost log, continued from the checkpoint's length if resuming.
-
-    Raises:
-        CheckpointError: the partial log a resumed run continues is gone or
-            shorter than the checkpoint recorded.
-    """
-    path = Path(config["output.dir"]) / config["output.cost_log"]
-    try:
-        return CostLog(path, config["output.log_every"], progress,
-                       resume=stored.cost_log if stored else None)
-    except (OSError, ValueError) as error:
-        raise CheckpointError(
-            f"cannot continue the cost log of the checkpoint: {error}; train"
-            " without --resume to start over"
-        ) from None
-
-
-def check_writable(folder: Path) -> None:
-    """Create `folder` if needed and check a file can be written in it.
-
-    Raises:
-        ConfigError: it cannot be created or written to (before any data is read).
-    """
-    check_folder(folder, "output.dir")
+def _block_store(config: Config, source: Source, compiled: bool) -> BlockStore:
+    """The shuffle's store for the job, with room for what it will hold."""
+    chunk_rows = [chunk.n_rows for chunk in source.chunks]
+    block_rows = block_rows_for(chunk_rows, config["shuffle.block_rows"])
+    store = BlockStore(block_rows, len(config["data.features"]),
+                       config["data.weight"] is not None, compiled)
+    # the buffer, a chunk arriving, a batch waiting, and a short last block
+    # per chunk held (a rough count: more blocks are added if needed)
+    largest = max(chunk_rows, default=0)
+    capacity = min(config["shuffle.buffer_rows"], sum(chunk_rows))
+    rows = capacity + largest + config["optimizer.batch_size"]
+    store.reserve(-(-rows // block_rows) + capacity // max(largest, 1) + 2)
+    return store
 
 
 class Engine:
@@ -417,12 +293,7 @@ class Engine:
         """The epoch's shuffle, holding the rows of `position` if restored."""
         config, scaler = self.config, self.prepared.scaler
         if self._store is None:
-            block_rows = block_rows_for([chunk.n_rows for chunk in source.chunks],
-                                        config["shuffle.block_rows"])
-            self._store = BlockStore(
-                block_rows, len(config["data.features"]),
-                config["data.weight"] is not None, compiled=self.kernel is not None,
-            )
+            self._store = _block_store(config, source, self.kernel is not None)
         return BlockShuffle(
             self._store, config["shuffle.buffer_rows"],
             config["optimizer.batch_size"], self.rng, config["shuffle.enabled"],

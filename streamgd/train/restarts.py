@@ -32,7 +32,7 @@ from streamgd.model.saved import load_model
 from streamgd.report.costs import read_cost_log
 from streamgd.train.checkpoints import checkpoint_path
 from streamgd.train.costlog import Progress
-from streamgd.train.loop import TrainResult, train
+from streamgd.train.job import TrainResult, train
 from streamgd.train.signals import StopRequest
 
 log = logging.getLogger(__name__)

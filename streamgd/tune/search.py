@@ -169,7 +169,7 @@ def _trial_job(
 
 def run_trial(job: dict[str, Any], point: tuple[float, int, float]) -> Trial:
     """Train one trial; divergence and bad settings end as a status, not a raise."""
-    from streamgd.train.loop import train
+    from streamgd.train.job import train
 
     from streamgd.config import make_config
 
