@@ -257,8 +257,9 @@ def main() -> None:
             job = {**job, "optimizer": {"batch_size": args.batch}}
             exact = _exact(X, y, kind)
             rates, T, L = _candidates(job, kind)
-            print(f"{name}: T={T:.4g} L={L:.4g}  "
-                  f"({'RMSE / least squares' if kind == 'linear' else 'log loss - MLE'})")
+            measure = ("RMSE / least squares" if kind == "linear"
+                       else "log loss - MLE")
+            print(f"{name}: T={T:.4g} L={L:.4g}  ({measure})")
             for label, rate in rates.items():
                 run = {**job, "optimizer": {**job.get("optimizer", {}),
                                             "learning_rate": rate},

@@ -10,6 +10,7 @@ from streamgd.model.linear import LinearParams, batch_gradient
 from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.optim.stepcap import directional_cap, trace_caps
+from streamgd.report.show import format_model
 from streamgd.train.updates import Updater
 from tests.helpers import job, write_parquet
 
@@ -110,4 +111,6 @@ def test_a_binding_cap_is_logged_once_and_counted(tmp_path, caplog, kernel):
     said = [r for r in caplog.records if "capped a step" in r.getMessage()]
     assert len(said) == 1
     assert model.training["capped_updates"] >= 2
+    capped = model.training["capped_updates"]
+    assert f"{capped:,} steps capped" in format_model(model)
     np.testing.assert_allclose(model.original_coefficients()[0], [2.0], rtol=1e-6)
