@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+import pyarrow as pa
+
 from streamgd.config import Config
 from streamgd.readers.chunks import ChunkRef, ColumnPlan, Source
 from streamgd.readers.csv import CsvOptions, CsvSource
@@ -47,14 +51,19 @@ def csv_options(config: Config, files: list[DataFile] | None = None) -> CsvOptio
     )
 
 
-def open_source(config: Config, plan: ColumnPlan | None = None) -> Source:
+def open_source(
+    config: Config, plan: ColumnPlan | None = None,
+    observe: Callable[[ChunkRef, pa.Table], None] | None = None,
+) -> Source:
     """The job's data as chunks readable in any order.
 
     CSV files are parsed once here into a typed cache (see `readers.csv`); call
-    `close()` on the result to remove it.
+    `close()` on the result to remove it. `observe`, if given, is shown each
+    CSV block as it is parsed (see `CsvSource`); a Parquet source ignores it.
     """
     plan = plan or column_plan(config)
     files = resolve_files(config["data.paths"], config["data.format"])
     if files[0].format == "parquet":
         return ParquetSource(files, plan, config["data.empty_files"])
-    return CsvSource(files, plan, csv_options(config, files), config["data.cache_dir"])
+    return CsvSource(files, plan, csv_options(config, files), config["data.cache_dir"],
+                     observe)

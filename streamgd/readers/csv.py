@@ -30,7 +30,7 @@ import socket
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -105,10 +105,20 @@ class CsvSource:
         plan: ColumnPlan,
         options: CsvOptions,
         cache_dir: str | None = None,
+        observe: Callable[[ChunkRef, pa.Table], None] | None = None,
     ) -> None:
+        """Parse `files` into the cache.
+
+        Args:
+            observe: called with each block as it is parsed, in file order,
+                before it is cached (the statistics pass, so that it needs no
+                second read). Its errors end the parse; one that names a line
+                keeps it only if every row of the file is one line.
+        """
         self.plan = plan
         self.options = options
         self.chunks: list[ChunkRef] = []
+        self._observe = observe
         if cache_dir is not None:
             check_folder(cache_dir, "data.cache_dir")
         remove_stale_caches(cache_dir)
@@ -150,11 +160,29 @@ class CsvSource:
             for batch in _batches(reader, path, self.plan, self.options):
                 if batch.num_rows == 0:
                     continue
+                ref = ChunkRef(path, len(refs), first_row, batch.num_rows,
+                               first_line + first_row)
+                if self._observe is not None:
+                    self._observed(ref, pa.Table.from_batches([batch]))
                 writer.write_batch(batch)
-                refs.append(ChunkRef(path, len(refs), first_row, batch.num_rows,
-                                     first_line + first_row))
+                refs.append(ref)
                 first_row += batch.num_rows
         return refs
+
+    def _observed(self, ref: ChunkRef, table: pa.Table) -> None:
+        """Hand a block to `observe`; a line in its error is checked first.
+
+        The lines of the rows are only known to be right once the whole file is
+        counted (see the module docstring); an error on the way is rare, so it
+        pays for that count.
+        """
+        try:
+            self._observe(ref, table)
+        except DataError as error:
+            if error.line is None or _lines_are_rows(ref.file, self.options):
+                raise
+            raise type(error)(error.reason, file=error.file, column=error.column,
+                              row=error.row) from None
 
     def read(self, ref: ChunkRef) -> pa.Table:
         return pa.Table.from_batches([self._reader(ref.file).get_batch(ref.index)])
@@ -231,6 +259,27 @@ class _LineCounter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _lines_are_rows(path: str, options: CsvOptions) -> bool:
+    """Whether every data row of the file is one line (a second read)."""
+    read_options = _read_options(options)
+    read_options.use_threads = False
+    parse = pa_csv.ParseOptions(delimiter=options.delimiter,
+                                newlines_in_values=options.newlines_in_values)
+    n_rows = 0
+    try:
+        with (
+            _LineCounter(path) as counter,
+            pa_csv.open_csv(counter, read_options=read_options, parse_options=parse,
+                            convert_options=pa_csv.ConvertOptions(
+                                include_columns=[])) as reader,
+        ):
+            for batch in reader:
+                n_rows += batch.num_rows
+    except pa.ArrowInvalid:
+        return False
+    return counter.n_lines == n_rows + _header_lines(options)
 
 
 def _header_lines(options: CsvOptions) -> int:

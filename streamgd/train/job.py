@@ -27,7 +27,7 @@ from streamgd.train.checkpoints import (
 )
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.loop import Engine
-from streamgd.train.prepare import Prepared, PreparedSummary, prepare
+from streamgd.train.prepare import Prepared, PreparedSummary, open_and_prepare
 from streamgd.train.signals import StopRequest
 
 
@@ -76,11 +76,13 @@ def train(
     for path in (output / config["output.model"], checkpoint_path(config)):
         remove_stale(path)
     plan = column_plan(config)
-    source = open_source(config, plan)
+    if stored:
+        prepared = stored.prepared.restore(config, plan)
+        source = open_source(config, plan)
+    else:
+        source, prepared = open_and_prepare(config, plan, progress)
     holdout_source = None
     try:
-        prepared = (stored.prepared.restore(config, plan) if stored
-                    else prepare(config, source, plan, progress))
         if config["validation.paths"]:
             holdout_source = open_source(
                 config.replace(**{"data.paths": config["validation.paths"]}), plan

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from streamgd.config import Config
 from streamgd.errors import DataError, NonFiniteValueError
@@ -20,7 +21,7 @@ from streamgd.model.labels import Key, LabelMap, collect_classes
 from streamgd.normalize import RunningStats, Scaler
 from streamgd.normalize.comoments import Comoments, largest_curvature
 from streamgd.normalize.moments import StatisticsOverflow
-from streamgd.readers import ColumnPlan, Source, resolve_files
+from streamgd.readers import ColumnPlan, Source, open_source, resolve_files
 from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk, Decoder
 
@@ -129,47 +130,100 @@ def prepare(config: Config, source: Source, plan: ColumnPlan,
         DataError: a bad value (naming file, column, row), too few classes, or
             no row left to train on.
     """
-    decoder = decoder_for(config, plan)
-    features = decoder.features
-    needs_classes = config["model.type"] == "logistic" and not plan.target_numeric
-    stats, classes = RunningStats.empty(len(features)), set()
-    comoments = Comoments.empty(len(features))
-    target = RunningStats.empty(1)
-    n_rows = n_dropped = 0
-    mean_weight = 1.0
-    squares = np.zeros(2)  # sum of s * y^2 / 2 and of s, for the baseline cost
-    linear = config["model.type"] == "linear"
-    report = getattr(progress, "statistics_rows", None)
+    statistics = StatisticsPass(config, plan, progress)
     for ref in source.chunks:
-        table = source.read(ref)
-        if needs_classes:
-            collect_classes(table.column(plan.target), plan.target, classes, ref)
-        # a numeric target is decoded, so NaN, inf and overflow fail here
-        chunk = decoder.decode(table, ref, with_target=not needs_classes)
-        if linear:
-            check_target_magnitude(chunk, ref, plan.target)
-        stats = update_statistics(stats, chunk, ref, features)
-        if comoments is not None:
-            comoments = comoments.update(chunk.X)
-        if linear:
-            squares += _half_squares(chunk)
-            target = target.update(chunk.y[:, None])
-        if chunk.weight is not None and chunk.n_rows:
-            mean_weight = _running_mean(mean_weight, n_rows, chunk, ref, config)
-        n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
-        if report is not None:
-            report(n_rows + n_dropped)
+        statistics.add(ref, source.read(ref))
+    return statistics.finish()
 
-    # header-only files have no chunk, but an error about them must name them
-    files = sorted({ref.file for ref in source.chunks}) or [
-        file.path for file in resolve_files(config["data.paths"], config["data.format"])
-    ]
-    baseline = squares[0] / squares[1] if linear and squares[1] > 0 else np.log(2.0)
-    target_scale = float(target.std[0]) if linear and target.count[0] else None
-    return finish_preparation(
-        config, decoder, stats, classes if needs_classes else None, n_rows,
-        n_dropped, files, mean_weight, float(baseline), comoments, target_scale,
-    )
+
+def open_and_prepare(
+    config: Config, plan: ColumnPlan, progress: Any = None
+) -> tuple[Source, Prepared]:
+    """The job's source, and its statistics pass done as early as it can be.
+
+    A CSV source hands each block to the pass as it parses it, before writing
+    it to its cache: the pass then needs no second read of the data. A Parquet
+    source is read once more, as by `prepare`. The source is closed if the pass
+    fails; otherwise the caller closes it.
+    """
+    statistics = StatisticsPass(config, plan, progress)
+    source = open_source(config, plan, observe=statistics.add)
+    try:
+        if statistics.n_chunks < len(source.chunks):  # the source did not observe
+            for ref in source.chunks:
+                statistics.add(ref, source.read(ref))
+        return source, statistics.finish()
+    except BaseException:
+        source.close()
+        raise
+
+
+class StatisticsPass:
+    """The statistics pass, fed one chunk at a time (`add`), then `finish`ed."""
+
+    def __init__(self, config: Config, plan: ColumnPlan, progress: Any = None):
+        self.config, self.plan = config, plan
+        self.decoder = decoder_for(config, plan)
+        self.needs_classes = (config["model.type"] == "logistic"
+                              and not plan.target_numeric)
+        self.linear = config["model.type"] == "linear"
+        self.stats = RunningStats.empty(len(self.decoder.features))
+        self.comoments = Comoments.empty(len(self.decoder.features))
+        self.target = RunningStats.empty(1)
+        self.classes: set[Key] = set()
+        self.n_rows = self.n_dropped = self.n_chunks = 0
+        self.mean_weight = 1.0
+        self.squares = np.zeros(2)  # sum of s * y^2 / 2 and of s (baseline cost)
+        self.files: dict[str, None] = {}
+        self.report = getattr(progress, "statistics_rows", None)
+
+    def add(self, ref: ChunkRef, table: pa.Table) -> None:
+        """Check one chunk and add it to the counts and statistics.
+
+        Raises:
+            DataError: a bad value, naming file, column, row (and line).
+        """
+        target = self.plan.target
+        if self.needs_classes:
+            collect_classes(table.column(target), target, self.classes, ref)
+        # a numeric target is decoded, so NaN, inf and overflow fail here
+        chunk = self.decoder.decode(table, ref, with_target=not self.needs_classes)
+        if self.linear:
+            check_target_magnitude(chunk, ref, target)
+        self.stats = update_statistics(self.stats, chunk, ref, self.decoder.features)
+        self.comoments = self.comoments.update(chunk.X)
+        if self.linear:
+            self.squares += _half_squares(chunk)
+            self.target = self.target.update(chunk.y[:, None])
+        if chunk.weight is not None and chunk.n_rows:
+            self.mean_weight = _running_mean(self.mean_weight, self.n_rows, chunk,
+                                             ref, self.config)
+        self.n_rows += chunk.n_rows
+        self.n_dropped += chunk.n_dropped
+        self.n_chunks += 1
+        self.files[ref.file] = None
+        if self.report is not None:
+            self.report(self.n_rows + self.n_dropped)
+
+    def finish(self) -> Prepared:
+        """What the pass learned; see `finish_preparation`."""
+        config = self.config
+        # header-only files have no chunk, but an error about them must name them
+        files = sorted(self.files) or [
+            file.path
+            for file in resolve_files(config["data.paths"], config["data.format"])
+        ]
+        squares = self.squares
+        baseline = (squares[0] / squares[1] if self.linear and squares[1] > 0
+                    else np.log(2.0))
+        target_scale = (float(self.target.std[0])
+                        if self.linear and self.target.count[0] else None)
+        return finish_preparation(
+            config, self.decoder, self.stats,
+            self.classes if self.needs_classes else None, self.n_rows,
+            self.n_dropped, files, self.mean_weight, float(baseline),
+            self.comoments, target_scale,
+        )
 
 
 def finish_preparation(
