@@ -28,6 +28,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -126,6 +127,7 @@ class CsvSource:
         self._cache_paths: dict[str, str] = {}
         self._readers: dict[str, pa.ipc.RecordBatchFileReader] = {}
         self._handles: list[pa.NativeFile] = []
+        self._lock = threading.Lock()
         try:
             for number, file in enumerate(files):
                 self._cache(file.path, Path(self._folder) / f"{number}.arrow")
@@ -185,7 +187,10 @@ class CsvSource:
                               row=error.row) from None
 
     def read(self, ref: ChunkRef) -> pa.Table:
-        return pa.Table.from_batches([self._reader(ref.file).get_batch(ref.index)])
+        # one reader per file, shared by the threads that read ahead
+        with self._lock:
+            batch = self._reader(ref.file).get_batch(ref.index)
+        return pa.Table.from_batches([batch])
 
     def _reader(self, path: str) -> pa.ipc.RecordBatchFileReader:
         """The open cache of a CSV file, opened on first use.
