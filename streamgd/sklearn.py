@@ -6,7 +6,7 @@
     ...                               target="arr_delay").fit("flights.parquet")
 
 Arrays are cut into chunks and run through the same pieces as a job: running
-statistics (`normalize`), the scaler, the seeded shuffle buffer and re-batcher,
+statistics (`normalize`), the scaler, the seeded block shuffle (`stream.blocks`),
 the SGD engine (`train.loop.Engine`). A path, or a list of paths, to Parquet or
 CSV data is streamed through `streamgd.train` instead, so memory stays bounded.
 

@@ -4,7 +4,7 @@
     ├── params      LinearParams            weights and intercept
     ├── optimizer   the optimizer's state   a frozen dataclass (SGDState, ...)
     ├── position    EpochPosition           epoch, chunk order, chunks done,
-    │                                       rows in the shuffle buffer and re-batcher
+    │                                       rows held and waiting in the block shuffle
     ├── monitor     Monitor                 epoch costs, stopping and divergence
     └── rng         dict                    the numpy bit generator's state
 
@@ -36,7 +36,7 @@ class EpochPosition:
         held: scaled rows held back in the shuffle buffer, or None.
         held_lengths: intp array, the rows of each block of `held`, in order
             (see `stream.blocks`); None when nothing is held.
-        pending: scaled rows in the re-batcher waiting for a whole batch, or None.
+        pending: scaled rows waiting for a whole batch, or None.
     """
 
     epoch: int = 0
