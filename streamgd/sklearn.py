@@ -93,6 +93,10 @@ class _TrainingState:
         epoch: epochs run so far (one per `partial_fit` call).
         stats: running statistics of every row seen.
         scaler: the scaler fitted to `stats`, on which the parameters act.
+        learning_rate, learning_rate_from: the rate of the first call and how
+            it was found; later calls keep it, so that a rate derived from the
+            data (no `learning_rate` given) does not change with each call's
+            rows.
     """
 
     engine: TrainState | None
@@ -100,6 +104,8 @@ class _TrainingState:
     epoch: int
     stats: RunningStats
     scaler: Scaler
+    learning_rate: float | None = None
+    learning_rate_from: str | None = None
 
 
 class _StreamingSGD(BaseEstimator):
@@ -193,6 +199,10 @@ class _StreamingSGD(BaseEstimator):
                 "weight": weight}
         epoch = 0 if state is None else state.epoch
         overrides = {} if epochs is None else {"optimizer.max_epochs": epoch + epochs}
+        pinned = (self.learning_rate is None and state is not None
+                  and state.learning_rate is not None)
+        if pinned:
+            overrides["optimizer.learning_rate"] = state.learning_rate
         config = self._config(data, **overrides)
         _check_array_engine(config)
 
@@ -227,8 +237,14 @@ class _StreamingSGD(BaseEstimator):
         engine.fit(source, CostLog(None, config["output.log_every"]))
 
         model = engine.model(config, prepared, time.perf_counter() - started)
+        source_of_rate = engine.learning_rate_from
+        if pinned:
+            source_of_rate = state.learning_rate_from
+            model = replace(model, training={
+                **model.training, "learning_rate_from": source_of_rate})
         self._training_state_ = _TrainingState(
-            engine.snapshot(), engine.params, engine.epoch, stats, scaler
+            engine.snapshot(), engine.params, engine.epoch, stats, scaler,
+            engine.learning_rate, source_of_rate,
         )
         self._set_model(model)
 
@@ -263,7 +279,8 @@ class _StreamingSGD(BaseEstimator):
         self.feature_names_in_ = np.array(model.features, dtype=object)
         self._training_state_ = _TrainingState(
             None, model.params, int(model.training["epochs"]), model.stats,
-            model.scaler,
+            model.scaler, model.training.get("learning_rate"),
+            model.training.get("learning_rate_from"),
         )
         self._set_model(model)
         self._after_file_fit(model)

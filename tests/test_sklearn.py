@@ -273,3 +273,21 @@ def test_sklearn_partial_fit_still_stops_a_diverging_call():
     with pytest.raises(DivergenceError):
         model.partial_fit(X, X @ [1.0, 1.0])
         model.partial_fit(X, X @ [1.0, 1.0])
+
+
+def test_sklearn_partial_fit_keeps_the_first_derived_rate():
+    """No learning_rate: the rate derived from the first call's rows stays for
+    later calls (else each call's rows would change it), with how it was
+    found; an explicit rate set between calls is used as given."""
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(600, 3)) * [1.0, 5.0, 0.2]
+    y = X @ [1.0, 0.5, -2.0] + rng.normal(0, 0.1, 600)
+    X[:40, 2] = 0.0  # constant in the first call: it does not count there
+    model = StreamingSGDRegressor().partial_fit(X[:40], y[:40])
+    first = model.model_.training
+    model.partial_fit(X[40:], y[40:])
+    second = model.model_.training
+    assert second["learning_rate"] == first["learning_rate"]
+    assert second["learning_rate_from"] == first["learning_rate_from"] != "job"
+    model.set_params(learning_rate=0.01).partial_fit(X[40:], y[40:])
+    assert model.model_.training["learning_rate"] == 0.01
