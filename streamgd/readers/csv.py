@@ -343,6 +343,8 @@ def _open(
         if as_text:
             raise _parse_error(path, str(error), plan, options) from None
         raise _locate_bad_value(path, plan, whole or options, str(error)) from None
+    except OSError as error:
+        raise _unreadable(path, error) from None
 
 
 def _read_options(options: CsvOptions) -> pa_csv.ReadOptions:
@@ -384,7 +386,18 @@ def _batches(
             return
         except pa.ArrowInvalid as error:
             raise _locate_bad_value(path, plan, options, str(error)) from None
+        except OSError as error:
+            raise _unreadable(path, error) from None
         yield batch
+
+
+def _unreadable(path: str, error: OSError) -> DataError:
+    """A read that failed part way: a truncated or corrupt .gz/.bz2/.zst stream
+    (the decompressor's OSError), or a failing disk."""
+    return DataError(
+        f"cannot be read to its end ({error}); is the file complete? copy it"
+        " again, or decompress it to check", file=path,
+    )
 
 
 def _missing_column(path: str, plan: ColumnPlan, error: Exception) -> SchemaError:

@@ -434,3 +434,24 @@ def test_csv_caches_of_ended_runs_are_removed_when_a_source_opens(tmp_path):
     source.close()
     assert not stale.exists()
     assert live.exists() and elsewhere.exists()
+
+
+@pytest.mark.parametrize("method", ["sgd", "batch"])
+@pytest.mark.parametrize("keep", [20, 2 / 3])
+def test_truncated_gzip_is_a_data_error_naming_the_file(tmp_path, method, keep):
+    """A .csv.gz cut short (a copy that did not finish), at its start or part way
+    through: a DataError naming the file and suggesting a check, not the
+    decompressor's OSError traceback."""
+    import streamgd
+    from tests.helpers import job
+
+    rows = ["x1,y"] + [f"{k % 7},{k}" for k in range(50_000)]
+    data = gzip.compress(("\n".join(rows) + "\n").encode())
+    cut = keep if isinstance(keep, int) else int(len(data) * keep)
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(data[:cut])
+    with pytest.raises(DataError, match="cannot be read to its end") as error:
+        streamgd.train(job([path], ["x1"], tmp_path / "out",
+                           optimizer__method=method))
+    assert error.value.file == str(path)
+    assert "is the file complete" in str(error.value)
