@@ -94,7 +94,11 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
     except (OSError, ValueError, zipfile.BadZipFile) as error:
+        # numpy reads a file that is no .npz as a pickle, which it refuses with
+        # advice to unpickle it: wrong for a damaged checkpoint, so not passed on
+        reason = ("not an .npz archive" if "pickle" in str(error).lower()
+                  else str(error))
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({error}); delete it and train"
+            f"{path} is not a readable checkpoint ({reason}); delete it and train"
             " without --resume"
         ) from None

@@ -29,3 +29,15 @@ def test_store_round_trip_keeps_the_fingerprint_and_the_buffer(tmp_path):
     assert checkpoint.fingerprint["config"]["optimizer"]["max_epochs"] == 2
     assert checkpoint.prepared.n_rows == 2400
     assert checkpoint.cost_log.update_count == checkpoint.state.optimizer.update_count
+
+
+@pytest.mark.parametrize("content", [b"garbage\n", b'{"format": "model"}'])
+def test_store_refuses_a_file_that_is_no_archive_without_pickle_advice(
+        tmp_path, content):
+    """A checkpoint path holding another kind of file is refused as damaged;
+    numpy's advice to load it as a pickle is not passed on."""
+    path = tmp_path / "checkpoint.npz"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="not an .npz archive") as error:
+        load_checkpoint(path)
+    assert "pickle" not in str(error.value)
