@@ -35,6 +35,7 @@ class Cluster:
 
     def __init__(self, client: Any | None = None) -> None:
         self.client = client
+        self._n_slots: int | None = None
 
     @property
     def name(self) -> str:
@@ -51,11 +52,19 @@ class Cluster:
     @property
     def n_slots(self) -> int:
         """Tasks that can run at once: the workers' threads, or this machine's
-        cores for the threaded scheduler (its pool's size)."""
-        if self.client is None:
-            return os.cpu_count() or 1
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
-        return max(1, sum(worker.get("nthreads", 1) for worker in workers))
+        cores for the threaded scheduler (its pool's size).
+
+        Asked of the scheduler once (a round trip per pass otherwise); workers
+        that join later get tasks anyway, only the grouping ignores them.
+        """
+        if self._n_slots is None:
+            if self.client is None:
+                self._n_slots = os.cpu_count() or 1
+            else:
+                info = self.client.scheduler_info(n_workers=-1)["workers"]
+                self._n_slots = max(1, sum(worker.get("nthreads", 1)
+                                           for worker in info.values()))
+        return self._n_slots
 
     def keep(self, function: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         """function(item) of each item, kept where it was computed: values in

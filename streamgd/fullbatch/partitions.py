@@ -114,10 +114,13 @@ class PartitionReader:
     def _row_group(self, partition: Partition) -> tuple[ChunkRef, pa.Table]:
         ref = ChunkRef(partition.file, partition.row_group or 0, partition.first_row,
                        partition.n_rows or 0)
-        # no pre-buffering: it holds every range read in memory (see readers.parquet)
+        # no pre-buffering: it holds every range read in memory (see
+        # readers.parquet); no pyarrow threads: dask already runs one task per
+        # worker thread, and nested threads only queue up behind each other
         try:
             with pq.ParquetFile(partition.file, pre_buffer=False) as parquet:
-                table = parquet.read_row_group(ref.index, columns=self.plan.names)
+                table = parquet.read_row_group(ref.index, columns=self.plan.names,
+                                               use_threads=False)
         except (pa.ArrowInvalid, OSError) as error:
             raise DataError(
                 f"cannot read row group {ref.index} ({error}); was the file"
