@@ -19,10 +19,7 @@ import numpy as np
 
 from streamgd.readers.decode import Chunk
 
-try:
-    from streamgd.optim.kernels import numba, write_rows
-except ImportError:  # pragma: no cover - kernels imports without numba too
-    numba, write_rows = None, None
+from streamgd.optim.kernels import numba, scatter_rows, write_rows
 
 
 class BlockStore:
@@ -88,6 +85,8 @@ class BlockStore:
             lengths = np.full(full + (rest > 0), self.block_rows, dtype=np.intp)
             if rest:
                 lengths[-1] = rest
+        if order is not None and (lengths[:-1] != self.block_rows).any():
+            raise ValueError("rows in an order are written in whole blocks")
         blocks = self._take_free(len(lengths))
         self.lengths[blocks] = lengths
         starts = blocks * self.block_rows
@@ -136,6 +135,14 @@ class BlockStore:
         scale: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
     ) -> None:
         weighted = self.weight is not None
+        # an order comes with whole blocks (`write` cuts them), as scatter needs
+        if self.compiled and order is not None:
+            scatter_rows(
+                chunk.X, chunk.y, chunk.weight if weighted else np.empty(0),
+                weighted, order, shift, scale, starts, self.block_rows,
+                self.X, self.y, self.weight if weighted else np.empty(0),
+            )
+            return
         if self.compiled:
             write_rows(
                 chunk.X, chunk.y, chunk.weight if weighted else np.empty(0),
