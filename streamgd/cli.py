@@ -355,9 +355,9 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as interrupt:
         # a signal before any checkpoint could be written: 128 + its number
         number = getattr(interrupt, "signal_number", signal.SIGINT)
-        print(f"streamgd: interrupted by {signal.Signals(number).name};"
-              " this run's output was not written (an earlier model in"
-              " output.dir is untouched)", file=sys.stderr)
+        print(f"streamgd: interrupted by {signal.Signals(number).name} before"
+              " the command finished: its model or predictions were not written"
+              " (files of earlier runs are untouched)", file=sys.stderr)
         return 128 + number
 
 

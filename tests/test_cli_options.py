@@ -1,5 +1,7 @@
 """Options accepted on either side of the command."""
 
+import signal
+
 import pytest
 
 from streamgd.cli import build_parser, main
@@ -44,3 +46,21 @@ def test_cli_train_string_labels_name_the_positive_class(tmp_path, capsys):
     assert main(["train", "-q", str(job)]) == 0
     printed = capsys.readouterr().out
     assert "positive class: status = 'on_time' (negative: 'late')" in printed
+
+
+@pytest.mark.parametrize("number, status", [(signal.SIGINT, 130),
+                                            (signal.SIGTERM, 143)])
+def test_cli_interrupt_exits_with_the_signals_status(monkeypatch, capsys,
+                                                     number, status):
+    """A signal that stops a command at once (before any checkpoint, or during
+    predict): 128 + its number, one line naming it, no traceback."""
+    from streamgd.train.signals import SignalInterrupt
+
+    def interrupted(*args, **kwargs):
+        raise SignalInterrupt(number)
+
+    monkeypatch.setattr("streamgd.predict", interrupted)
+    assert main(["predict", "model.json", "data.csv", "--out", "p.csv"]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(f"streamgd: interrupted by {signal.Signals(number).name}")
+    assert "Traceback" not in err
