@@ -94,7 +94,8 @@ def _paths(data: str | Path | list[str | Path]) -> list[str]:
 def predict(model: TrainedModel | str | Path, data: str | Path | list,
             out: str | Path) -> int:
     """Stream predictions for `data` into `out` (.parquet or .csv); rows written."""
-    return _prediction.predict_file(_model(model), _paths(data), out)
+    model_path = None if isinstance(model, TrainedModel) else model
+    return _prediction.predict_file(_model(model), _paths(data), out, model_path)
 
 
 def evaluate(model: TrainedModel | str | Path, data: str | Path | list):

@@ -82,6 +82,14 @@ def check_not_input(out: str | Path, inputs: list[str], key: str) -> None:
             )
 
 
+def checkpoint_path(config) -> Path:
+    """The job's checkpoint file (default: checkpoint.npz inside output.dir)."""
+    configured = config["checkpoint.path"]
+    if configured is not None:
+        return Path(configured)
+    return Path(config["output.dir"]) / "checkpoint.npz"
+
+
 def check_job_outputs(config) -> None:
     """Check every place a training job writes (a `Config`), before reading data.
 
@@ -91,7 +99,9 @@ def check_job_outputs(config) -> None:
     folder = check_folder(config["output.dir"], "output.dir")
     check_file_target(folder / config["output.model"], "output.model")
     check_file_target(folder / config["output.cost_log"], "output.cost_log")
-    if config["checkpoint.path"] is not None:
-        check_file_target(config["checkpoint.path"], "checkpoint.path")
+    # the default checkpoint.npz too: a folder of that name failed only after
+    # the first epoch, at the first checkpoint
+    if config["checkpoint.enabled"] or config["checkpoint.path"] is not None:
+        check_file_target(checkpoint_path(config), "checkpoint.path")
     if config["data.cache_dir"] is not None:
         check_folder(config["data.cache_dir"], "data.cache_dir")

@@ -56,19 +56,30 @@ def _chunks(model: TrainedModel, paths: list[str], with_target: bool,
         source.close()
 
 
-def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
+PREDICTION_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv",
+                       ".txt": "csv"}
+
+
+def predict_file(model: TrainedModel, paths: list[str], out: str | Path,
+                 model_path: str | Path | None = None) -> int:
     """Write one prediction per input row to Parquet or CSV (by `out`'s suffix).
 
     Rows with a missing feature get a null prediction unless the model imputes.
     Returns the number of rows written.
 
     Raises:
-        ConfigError: `out` is a folder, cannot be written, or is an input file.
+        ConfigError: `out` is a folder, cannot be written, is an input file
+            (the model file `model_path` included), has another suffix than
+            .parquet/.pq/.csv/.txt, or is an existing file that is not an
+            earlier prediction file.
     """
     out = check_file_target(out, "--out")
     inputs = resolve_files(paths, model.config["data"].get("format", "auto"))
     check_not_input(out, [*paths, *(file.path for file in inputs)], "--out")
-    fmt = "csv" if out.suffix.lower() in (".csv", ".txt") else "parquet"
+    if model_path is not None:
+        check_not_input(out, [str(model_path)], "--out")
+    fmt = _prediction_format(out)
+    _check_replaceable(out, fmt)
     missing = "impute" if model.missing == "impute" else "drop"
     schema = _prediction_schema(model)
     written = 0
@@ -81,6 +92,48 @@ def predict_file(model: TrainedModel, paths: list[str], out: str | Path) -> int:
             writer.write_table(_prediction_table(model, chunk, n_rows, schema))
             written += n_rows
     return written
+
+
+def _prediction_format(out: Path) -> str:
+    """parquet or csv, from `out`'s suffix.
+
+    Raises:
+        ConfigError: another suffix (a model.json, costs.jsonl or job YAML
+            named by mistake would be replaced by Parquet bytes).
+    """
+    fmt = PREDICTION_SUFFIXES.get(out.suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            f"--out {out}: predictions are written as Parquet or CSV; give a"
+            f" name ending in {', '.join(PREDICTION_SUFFIXES)}"
+        )
+    return fmt
+
+
+def _check_replaceable(out: Path, fmt: str) -> None:
+    """Refuse to replace an existing file that is not an earlier prediction file.
+
+    Raises:
+        ConfigError: `out` exists and is not a prediction file (its columns
+            are not the predictions' own).
+    """
+    if not out.exists():
+        return
+    names = {("prediction",), ("probability", "prediction")}
+    try:
+        if fmt == "parquet":
+            columns = tuple(pq.read_schema(out).names)
+        else:
+            with open(out, encoding="utf-8") as stream:
+                header = stream.readline().strip()
+            columns = tuple(name.strip('"') for name in header.split(","))
+    except (OSError, UnicodeDecodeError, pa.ArrowException):
+        columns = ()
+    if columns not in names:
+        raise ConfigError(
+            f"--out {out} exists and is not a prediction file; predict replaces"
+            " only its own earlier output: remove the file or choose another name"
+        )
 
 
 def _writer(fmt: str, stream: Any, schema: pa.Schema):

@@ -133,3 +133,61 @@ def test_fullbatch_model_folder_fails_before_the_cluster(job, tmp_path):
     job["optimizer"]["method"] = "batch"
     with pytest.raises(ConfigError, match="output.model .*model.json is a folder"):
         streamgd.train(job)
+
+
+def test_cli_predict_refuses_to_overwrite_the_model(trained, capsys):
+    """--out naming the model file it reads is refused; the model is untouched."""
+    model, data = trained
+    before = model.read_bytes()
+    assert main(["predict", str(model), str(data), "--out", str(model)]) == 1
+    assert "is also an input file" in capsys.readouterr().err
+    assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["costs.jsonl", "job.yaml", "checkpoint.npz"])
+def test_cli_predict_refuses_other_suffixes(trained, name, capsys):
+    """A cost log, job or checkpoint named as --out is refused, not replaced."""
+    model, data = trained
+    target = model.parent / name
+    target.write_text("kept\n")
+    assert main(["predict", str(model), str(data), "--out", str(target)]) == 1
+    error = capsys.readouterr().err
+    assert "predictions are written as Parquet or CSV" in error
+    assert target.read_text() == "kept\n"
+
+
+def test_cli_predict_replaces_only_prediction_files(trained, tmp_path, capsys):
+    """An earlier prediction file is replaced; another CSV or Parquet is not."""
+    model, data = trained
+    for name in ("p.csv", "p.parquet"):
+        assert main(["predict", str(model), str(data), "--out",
+                     str(tmp_path / name)]) == 0
+        assert main(["predict", str(model), str(data), "--out",
+                     str(tmp_path / name)]) == 0
+    other = write_csv(tmp_path / "other.csv", {"a": np.arange(3.0)})
+    before = other.read_bytes()
+    assert main(["predict", str(model), str(data), "--out", str(other)]) == 1
+    assert "exists and is not a prediction file" in capsys.readouterr().err
+    assert other.read_bytes() == before
+
+
+def test_default_checkpoint_folder_fails_before_training(job, tmp_path):
+    """checkpoint.npz existing as a folder fails up front, like an explicit path."""
+    (tmp_path / "out" / "checkpoint.npz").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="checkpoint.path .*checkpoint.npz is a"
+                       " folder"):
+        streamgd.train(job)
+    assert not list((tmp_path / "out").glob(".*partial"))
+    assert not (tmp_path / "out" / "costs.jsonl").exists()
+
+
+def test_train_without_resume_says_it_replaces_a_checkpoint(job, tmp_path, caplog):
+    """An earlier checkpoint is reported when a plain run starts fresh."""
+    checkpoint = tmp_path / "out" / "checkpoint.npz"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"old")
+    with caplog.at_level("WARNING", logger="streamgd"):
+        streamgd.train(job)
+    assert "starting fresh" in caplog.text
+    assert "replace it" in caplog.text
+    assert not checkpoint.exists()

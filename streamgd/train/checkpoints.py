@@ -23,6 +23,7 @@ from streamgd.checkpoint import (
 )
 from streamgd.config import Config
 from streamgd.errors import CheckpointError, TrainingInterrupted
+from streamgd.outputs import checkpoint_path
 from streamgd.train.costlog import CostLog
 from streamgd.train.prepare import PreparedSummary
 from streamgd.train.signals import StopRequest
@@ -35,22 +36,26 @@ log = logging.getLogger(__name__)
 RESUME_HINT = "run the same command with --resume to continue"
 
 
-def checkpoint_path(config: Config) -> Path:
-    """The job's checkpoint file (default: checkpoint.npz inside output.dir)."""
-    configured = config["checkpoint.path"]
-    if configured is not None:
-        return Path(configured)
-    return Path(config["output.dir"]) / "checkpoint.npz"
-
-
-def load_for_resume(config: Config) -> Checkpoint | None:
+def load_for_resume(config: Config, resume: bool = True) -> Checkpoint | None:
     """The job's checkpoint, checked against the job; None when there is none.
+
+    Without `resume`, None: a checkpoint found is only reported (the run
+    starts fresh and its first checkpoint replaces the old one).
 
     Raises:
         CheckpointError: unreadable, or made from other input files or another
             job (the message lists every difference).
     """
     path = checkpoint_path(config)
+    if not resume:
+        if path.is_file() and config["optimizer.method"] == "sgd":
+            fate = ("this run's checkpoints replace it"
+                    if config["checkpoint.enabled"] else "it stays untouched")
+            log.warning(
+                "%s holds the checkpoint of an earlier run; starting fresh"
+                " (give --resume to continue it instead); %s", path, fate
+            )
+        return None
     if not path.exists():
         log.warning("no checkpoint at %s: training from the start", path)
         return None

@@ -71,7 +71,7 @@ def train(
         return train_fullbatch(config, progress, resume=resume, stop=stop)
     started = time.perf_counter()
     output = Path(config["output.dir"])
-    stored = load_for_resume(config) if resume else None
+    stored = load_for_resume(config, resume)
     check_job_outputs(config)
     for path in (output / config["output.model"], checkpoint_path(config)):
         remove_stale(path)
