@@ -226,7 +226,8 @@ def statistics_pass(config: Config, cluster: Cluster, plan: ColumnPlan) -> Prepa
     if config["data.weight"] is not None and summary.n_rows:
         mean_weight = summary.weight_sum / summary.n_rows
     return finish_preparation(config, decoder, summary.stats, classes,
-                              summary.n_rows, summary.n_dropped, files, mean_weight)
+                              summary.n_rows, summary.n_dropped, files, mean_weight,
+                              positives=summary.positives)
 
 
 class Passes:

@@ -36,7 +36,9 @@ from streamgd.normalize import RunningStats, Scaler
 from streamgd.normalize.moments import StatisticsOverflow
 from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk, Decoder
-from streamgd.train.prepare import check_target_magnitude, update_statistics
+from streamgd.train.prepare import (
+    check_target_magnitude, count_positives, update_statistics,
+)
 
 # 8 partial results per merge task: a pass over 10,000 partitions is 5 levels
 FAN_IN = 8
@@ -63,6 +65,7 @@ class Summary:
         n_rows: rows kept; n_dropped: rows dropped for missing values.
         classes: class labels seen (logistic models with text or 0/1 labels).
         weight_sum: sum of the sample weights of the rows kept (0.0 unweighted).
+        positives: rows kept whose label is 1 (0 unless thresholded).
     """
 
     stats: RunningStats
@@ -70,12 +73,13 @@ class Summary:
     n_dropped: int = 0
     classes: frozenset[Key] = field(default_factory=frozenset)
     weight_sum: float = 0.0
+    positives: int = 0
 
     def merge(self, other: Summary) -> Summary:
         return Summary(
             self.stats.merge(other.stats), self.n_rows + other.n_rows,
             self.n_dropped + other.n_dropped, self.classes | other.classes,
-            self.weight_sum + other.weight_sum,
+            self.weight_sum + other.weight_sum, self.positives + other.positives,
         )
 
 
@@ -234,6 +238,8 @@ def summarize(
     stats, classes = RunningStats.empty(len(features)), set()
     n_rows = n_dropped = 0
     weight_sum = 0.0
+    positives = 0
+    thresholded = decoder.labels is not None and not needs_classes
     for ref, table in reader.tables(partition):
         with reader.rows_in_file(partition):
             if needs_classes:
@@ -246,7 +252,10 @@ def summarize(
         n_rows, n_dropped = n_rows + chunk.n_rows, n_dropped + chunk.n_dropped
         if chunk.weight is not None:
             weight_sum += float(chunk.weight.sum())
-    return Summary(stats, n_rows, n_dropped, frozenset(classes), weight_sum)
+        if thresholded:
+            positives += count_positives(chunk)
+    return Summary(stats, n_rows, n_dropped, frozenset(classes), weight_sum,
+                   positives)
 
 
 def merge_all(*parts: M) -> M:

@@ -176,6 +176,9 @@ class StatisticsPass:
         self.squares = np.zeros(2)  # sum of s * y^2 / 2 and of s (baseline cost)
         self.files: dict[str, None] = {}
         self.report = getattr(progress, "statistics_rows", None)
+        # rows labelled 1 by data.positive_above; rows validation.holdout takes
+        self.thresholded = self.decoder.labels is not None
+        self.positives = self.held_out = 0
 
     def add(self, ref: ChunkRef, table: pa.Table) -> None:
         """Check one chunk and add it to the counts and statistics.
@@ -195,6 +198,10 @@ class StatisticsPass:
         if self.linear:
             self.squares += _half_squares(chunk)
             self.target = self.target.update(chunk.y[:, None])
+        if self.thresholded:
+            self.positives += count_positives(chunk)
+        if self.config["validation.holdout"] > 0 and chunk.n_rows:
+            self.held_out += _count_held_out(self.config, table, ref, chunk)
         if chunk.weight is not None and chunk.n_rows:
             self.mean_weight = _running_mean(self.mean_weight, self.n_rows, chunk,
                                              ref, self.config)
@@ -218,28 +225,60 @@ class StatisticsPass:
                     else np.log(2.0))
         target_scale = (float(self.target.std[0])
                         if self.linear and self.target.count[0] else None)
-        return finish_preparation(
+        prepared = finish_preparation(
             config, self.decoder, self.stats,
             self.classes if self.needs_classes else None, self.n_rows,
             self.n_dropped, files, self.mean_weight, float(baseline),
-            self.comoments, target_scale,
+            self.comoments, target_scale, self.positives,
         )
+        _check_rows_left_to_train(config, self.n_rows, self.held_out, files)
+        return prepared
+
+
+def _count_held_out(config: Config, table: Any, ref: ChunkRef, chunk: Chunk) -> int:
+    """Rows of a decoded chunk that `validation.holdout` holds out."""
+    # imported here: streamgd.validate imports this module
+    from streamgd.validate.holdout import holdout_fraction_of
+
+    held = holdout_fraction_of(table, ref, chunk.kept, config["validation.key"],
+                               config["validation.holdout"])
+    return int(np.count_nonzero(held))
+
+
+def _check_rows_left_to_train(
+    config: Config, n_rows: int, held_out: int, files: list[str]
+) -> None:
+    """Refuse a holdout that leaves no row to train on.
+
+    Raises:
+        DataError: naming the fraction and the counts.
+    """
+    if config["validation.holdout"] == 0 or held_out < n_rows:
+        return
+    raise DataError(
+        f"no training rows left after the holdout: validation.holdout"
+        f" {config['validation.holdout']:g} holds out all {n_rows} rows kept"
+        f" ({held_out} held out, 0 left to train on); lower validation.holdout",
+        file=", ".join(files) or None,
+    )
 
 
 def finish_preparation(
     config: Config, decoder: Decoder, stats: RunningStats, classes: set[Key] | None,
     n_rows: int, n_dropped: int, files: list[str], mean_weight: float = 1.0,
     baseline_cost: float = 0.0, comoments: Comoments | None = None,
-    target_scale: float | None = None,
+    target_scale: float | None = None, positives: int | None = None,
 ) -> Prepared:
     """What a statistics pass learned, made ready for training.
 
     Sets the decoder's labels (from the classes seen, when given) and impute
     values, reports constant columns, fits the scaler. Shared by the streaming
     engine and the full-batch engine, whose pass runs in dask tasks.
+    `positives` counts the kept rows labelled 1 by `data.positive_above`.
 
     Raises:
-        DataError: too few classes, or no row left to train on.
+        DataError: too few classes (a threshold leaving one class included),
+            or no row left to train on.
     """
     features = decoder.features
     if classes is not None:
@@ -252,6 +291,8 @@ def finish_preparation(
             file=", ".join(files) or None,
         )
     _check_weights_not_all_zero(config, mean_weight, files)
+    if positives is not None and decoder.labels is not None:
+        _check_threshold_splits(config, positives, n_rows, files)
     if config["data.missing"] == "impute":
         _check_every_feature_has_values(stats, features, files)
         decoder.impute_values = stats.mean.copy()
@@ -344,6 +385,31 @@ def check_target_magnitude(chunk: Chunk, ref: ChunkRef, target: str) -> None:
         " squared loss overflows float64; rescale the target (divide it by a"
         " power of ten)",
         file=ref.file, column=target, row=row, line=line,
+    )
+
+
+def count_positives(chunk: Chunk) -> int:
+    """Rows of a decoded chunk labelled 1 (its target above the threshold)."""
+    return int(np.count_nonzero(chunk.y > 0.5))
+
+
+def _check_threshold_splits(
+    config: Config, positives: int, n_rows: int, files: list[str]
+) -> None:
+    """Refuse a `data.positive_above` that puts every row in one class.
+
+    Raises:
+        DataError: naming the threshold and the rows on each side of it.
+    """
+    threshold = config["data.positive_above"]
+    if threshold is None or 0 < positives < n_rows:
+        return
+    raise DataError(
+        f"data.positive_above {threshold:g} leaves one class: {positives} of"
+        f" {n_rows} rows have a target above it, {n_rows - positives} at or"
+        " below; a logistic model needs both classes: choose a threshold"
+        " inside the target's range",
+        file=", ".join(files) or None, column=config["data.target"],
     )
 
 

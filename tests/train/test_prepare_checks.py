@@ -71,3 +71,41 @@ def test_fullbatch_pass_checks_the_target_too(tmp_path):
     with pytest.raises(NonFiniteValueError, match="target 1e\\+300") as caught:
         streamgd.train(job)
     assert (caught.value.column, caught.value.row) == ("y", 17)
+
+
+@pytest.mark.parametrize("method", ["sgd", "batch"])
+@pytest.mark.parametrize("threshold, above", [(100.0, 0), (-100.0, 50)])
+def test_positive_above_leaving_one_class_is_refused(tmp_path, method, threshold,
+                                                     above):
+    """A threshold outside the target's range names itself and both counts."""
+    path = write_csv(tmp_path / "d.csv", _columns())
+    job = _job(path, tmp_path, positive_above=threshold)
+    job["model"] = {"type": "logistic"}
+    job["optimizer"]["method"] = method
+    with pytest.raises(DataError, match="leaves one class") as caught:
+        streamgd.train(job)
+    message = str(caught.value)
+    assert f"data.positive_above {threshold:g}" in message
+    assert f"{above} of 50 rows have a target above it, {50 - above} at" in message
+    assert caught.value.column == "y" and "d.csv" in message
+    assert not (tmp_path / "out" / "model.json").exists()
+
+
+def test_positive_above_inside_the_range_trains(tmp_path):
+    """A threshold with rows on both sides is accepted."""
+    path = write_csv(tmp_path / "d.csv", _columns())
+    job = _job(path, tmp_path, positive_above=0.0)
+    job["model"] = {"type": "logistic"}
+    assert streamgd.train(job).model.labels.threshold_value == 0.0
+
+
+def test_holdout_taking_every_row_is_refused(tmp_path):
+    """A holdout fraction that leaves no training row says so, with the counts."""
+    path = write_csv(tmp_path / "d.csv", _columns(200))
+    job = _job(path, tmp_path)
+    job["validation"] = {"holdout": 0.9999}
+    with pytest.raises(DataError, match="no training rows left after the holdout")\
+            as caught:
+        streamgd.train(job)
+    assert "holds out all 200 rows kept" in str(caught.value)
+    assert not (tmp_path / "out" / "costs.jsonl").exists()
