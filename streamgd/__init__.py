@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from streamgd.config import Config, load_config, make_config, parse_override
 from streamgd.errors import (
     CheckpointError, ConfigError, DataError, DivergenceError, ModelFileError,
-    OutputLockedError, StreamgdError, TrainingInterrupted,
+    OutputLockedError, OutputWriteError, StreamgdError, TrainingInterrupted,
 )
 from streamgd.model.saved import TrainedModel, load_model
 from streamgd.train import TrainResult
@@ -27,7 +27,8 @@ from streamgd import predict as _prediction  # noqa: E402 (after its imports)
 
 __all__ = [
     "CheckpointError", "Config", "ConfigError", "DataError", "DivergenceError",
-    "ModelFileError", "OutputLockedError", "TrainingInterrupted",
+    "ModelFileError", "OutputLockedError", "OutputWriteError",
+    "TrainingInterrupted",
     "StreamgdError", "TrainResult", "TrainedModel", "evaluate", "load_config",
     "load_model", "make_config", "predict", "train",
 ]

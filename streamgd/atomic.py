@@ -7,6 +7,7 @@ sees either the previous complete file or the new complete one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import stat
@@ -15,30 +16,94 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from streamgd.errors import OutputWriteError, StreamgdError
+
+# errors only a write gives: met inside a writer's body (which may read data
+# too) they are the write's, whereas any other OSError there is left as it is
+WRITE_ERRNOS = {errno.ENOSPC: "no space left on device",
+                errno.EDQUOT: "disk quota exceeded",
+                errno.EFBIG: "file too large for the file system"}
+
+
+def write_error(path: str | Path, error: OSError, hint: str = "") -> OutputWriteError:
+    """An OutputWriteError naming `path` and what the system said.
+
+    Args:
+        path: the file being written (its final name, not the temporary one).
+        error: the OSError of the failed write.
+        hint: what to do about it, when there is more to say than the default.
+    """
+    reason = WRITE_ERRNOS.get(error.errno) or error.strerror or str(error)
+    hint = hint or ("free some space there or write elsewhere"
+                    if error.errno in WRITE_ERRNOS else "check the folder")
+    return OutputWriteError(f"cannot write {path}: {reason}; {hint}."
+                            " Nothing was half-written.")
+
+
+def is_write_failure(error: BaseException) -> bool:
+    """True for an OSError that only a write raises (disk full, quota, size)."""
+    return (isinstance(error, OSError) and not isinstance(error, StreamgdError)
+            and error.errno in WRITE_ERRNOS)
+
+
+@contextlib.contextmanager
+def naming_write_failures(path: str | Path, hint: str = "") -> Iterator[None]:
+    """Turn a disk-full, quota or file-size OSError inside into an
+    OutputWriteError naming `path` (see `write_error`)."""
+    try:
+        yield
+    except OSError as error:
+        if not is_write_failure(error):
+            raise
+        raise write_error(path, error, hint) from error
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside `path`; on success it replaces `path`.
 
     On an exception the temporary file is removed and `path` is untouched.
+
+    Raises:
+        OutputWriteError: the temporary file could not be created, written,
+            synced or renamed (disk full, say); it names `path`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+    except OSError as error:
+        raise write_error(path, error) from error
     try:
         # mkstemp creates 0600; the file gets the mode open() would give it
         os.fchmod(handle, _mode_for(path))
         with os.fdopen(handle, mode) as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+            with naming_write_failures(path):
+                yield stream
+            _finish(stream, path)
+        _rename(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _finish(stream: IO, path: Path) -> None:
+    """Flush and fsync `stream`, written for `path`."""
+    try:
+        stream.flush()
+        os.fsync(stream.fileno())
+    except OSError as error:
+        raise write_error(path, error) from error
+
+
+def _rename(temporary: str, path: Path) -> None:
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        raise write_error(path, error) from error
 
 
 def _mode_for(path: Path) -> int:
@@ -85,6 +150,8 @@ class AppendFile:
     Raises:
         FileNotFoundError: resuming, but the partial file is gone.
         ValueError: resuming, but the partial file is shorter than `resume_at`.
+        OutputWriteError: a write, sync or the rename failed (disk full, say);
+            it names `path`.
     """
 
     def __init__(self, path: str | Path, resume_at: int | None = None) -> None:
@@ -106,12 +173,18 @@ class AppendFile:
         self._stream = open(self.partial, "ab")
 
     def write(self, text: str) -> None:
-        self._stream.write(text.encode("utf-8"))
+        try:
+            self._stream.write(text.encode("utf-8"))
+        except OSError as error:
+            raise write_error(self.path, error) from error
 
     def sync(self) -> int:
         """Flush and fsync; the byte length of what is now durable."""
-        self._stream.flush()
-        os.fsync(self._stream.fileno())
+        try:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+        except OSError as error:
+            raise write_error(self.path, error) from error
         return self._stream.tell()
 
     def commit(self) -> None:
@@ -121,22 +194,30 @@ class AppendFile:
         if not self._stream.closed:
             self.sync()
             self._stream.close()
-        os.replace(self.partial, self.path)
+        _rename(str(self.partial), self.path)
         self._committed = True
 
     def discard(self) -> None:
         """Close and delete the partial file: no run can continue it."""
         if not self._stream.closed:
-            self._stream.close()
+            # what is still buffered may not fit on a full disk: it is dropped
+            with contextlib.suppress(OSError):
+                self._stream.close()
         with contextlib.suppress(FileNotFoundError):
             self.partial.unlink()
 
     def close(self) -> None:
         """Close without renaming: the partial file stays for a resumed run."""
-        if not self._stream.closed:
+        if self._stream.closed:
+            return
+        try:
             self._stream.flush()
             os.fsync(self._stream.fileno())
-            self._stream.close()
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            raise write_error(self.path, error) from error
+        self._stream.close()
 
 
 def remove_stale(path: str | Path) -> int:

@@ -13,6 +13,8 @@
     ├── CheckpointError         a checkpoint cannot be read, or does not match the
     │                           job's input files or config (resume refused)
     ├── OutputLockedError       another run holds the output folder's lock
+    ├── OutputWriteError        a file cannot be written (disk full, quota,
+    │                           I/O error); names the file
     ├── TrainingInterrupted     SIGINT/SIGTERM: a checkpoint was written, resume
     └── MissingExtraError       an optional extra (matplotlib, ...) is missing
 
@@ -111,6 +113,14 @@ class CheckpointError(StreamgdError, ValueError):
 
 class OutputLockedError(StreamgdError):
     """Another run (pid and host named) is writing into the same output folder."""
+
+
+class OutputWriteError(StreamgdError, OSError):
+    """Writing a file failed part-way (no space left, quota, I/O error).
+
+    The message names the file; the temporary file is removed and a file it
+    would have replaced is untouched.
+    """
 
 
 class TrainingInterrupted(StreamgdError):

@@ -37,10 +37,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from streamgd.atomic import naming_write_failures
 from streamgd.errors import DataError, SchemaError
 from streamgd.outputs import check_folder
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
-from streamgd.readers.files import DataFile, skip_empty
+from streamgd.readers.files import COMPRESSIONS, DataFile, skip_empty
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ def _running(pid: int) -> bool:
         return True  # alive, owned by another user
     return True
 
+
+CACHE_HINT = ("the typed CSV cache takes 8 bytes per value: set data.cache_dir"
+              " to a folder with room for it")
+
+
 class CsvSource:
     """CSV blocks of one or more files, readable in any order after one parse."""
 
@@ -142,6 +148,7 @@ class CsvSource:
         with (
             _LineCounter(path) as counter,
             _open(counter, path, self.plan, self.options) as reader,
+            naming_write_failures(cache_path, CACHE_HINT),
         ):
             refs = self._write_cache(reader, path, cache_path)
 
@@ -392,12 +399,19 @@ def _batches(
 
 
 def _unreadable(path: str, error: OSError) -> DataError:
-    """A read that failed part way: a truncated or corrupt .gz/.bz2/.zst stream
-    (the decompressor's OSError), or a failing disk."""
-    return DataError(
-        f"cannot be read to its end ({error}); is the file complete? copy it"
-        " again, or decompress it to check", file=path,
-    )
+    """The error of a CSV file that cannot be read or decompressed.
+
+    pyarrow's own ("zlib inflate failed", "Truncated compressed stream") names
+    neither the file nor the likely cause.
+    """
+    detail = error.strerror or str(error)
+    if Path(path).suffix.lower() in COMPRESSIONS:
+        return DataError(
+            f"cannot be read to its end: the compressed file is corrupt or"
+            f" truncated ({detail}); is the file complete? copy it again"
+            " (`gzip -t` tests a .gz file)", file=path,
+        )
+    return DataError(f"cannot be read to its end ({detail})", file=path)
 
 
 def _missing_column(path: str, plan: ColumnPlan, error: Exception) -> SchemaError:

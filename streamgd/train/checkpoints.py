@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamgd.checkpoint import (

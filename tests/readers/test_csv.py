@@ -153,6 +153,26 @@ def test_csv_gzip_reads_the_same_as_plain(tmp_path):
     packed_source.close()
 
 
+@pytest.mark.parametrize("damage, detail", [
+    (lambda packed: packed[: len(packed) // 2], "Truncated compressed stream"),
+    (lambda packed: b"not gz", "zlib inflate failed"),
+    (lambda packed: packed[:20] + bytes(64) + packed[84:], "zlib inflate failed"),
+])
+def test_csv_corrupt_or_truncated_gzip_names_the_file(tmp_path, damage, detail):
+    """A damaged .csv.gz is a DataError naming the file, not pyarrow's OSError."""
+    text = "".join(line + "\n" for line in _numbered(20000)).encode()
+    packed = tmp_path / "data.csv.gz"
+    packed.write_bytes(damage(gzip.compress(text)))
+    with pytest.raises(DataError) as caught:
+        _source([packed], tmp_path / "cache", block_size=4096)
+    message = str(caught.value)
+    assert message.startswith(f"{packed}: cannot be read to its end: the"
+                              " compressed file is corrupt or truncated (")
+    assert detail in message
+    assert caught.value.file == str(packed)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 def test_csv_null_markers_and_empty_strings_are_nulls(tmp_path):
     """`NA` and empty fields (quoted or not) are nulls, not NaN nor errors."""
     path = _write(tmp_path / "data.csv",
