@@ -90,7 +90,7 @@ def _tune(args: argparse.Namespace) -> int:
     for line in tune_table(result):
         print(line)
     if result.best is None:
-        print("no setting trained without diverging; lower tune.rate_range")
+        print(_no_best_line(result.trials))
         return 1
     print(f"best: learning_rate {result.best.learning_rate:.4g}"
           f"  epochs {result.best.epochs}  alpha {result.best.alpha:.4g}")
@@ -99,6 +99,15 @@ def _tune(args: argparse.Namespace) -> int:
               f" (streamgd train JOB --set optimizer.learning_rate="
               f"{result.best.learning_rate:.6g})")
     return 0
+
+
+def _no_best_line(trials) -> str:
+    """Why no trial was chosen: divergence, other errors, or both."""
+    failed = [trial for trial in trials if trial.status == "failed"]
+    if not failed:
+        return "no setting trained without diverging; lower tune.rate_range"
+    return (f"no setting finished: {len(trials) - len(failed)} diverged,"
+            f" {len(failed)} failed (first failure: {failed[0].message})")
 
 
 def tune_table(result) -> list[str]:

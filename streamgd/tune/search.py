@@ -49,6 +49,7 @@ class Trial:
         holdout_cost: the trial model's cost on the held-out rows (nan if none).
         train_cost: its last epoch's averaged training cost.
         epochs_run: epochs it ran (early stopping may end it sooner).
+        error: the error that failed the trial, or None.
     """
 
     learning_rate: float
@@ -59,6 +60,7 @@ class Trial:
     train_cost: float = float("nan")
     epochs_run: int = 0
     message: str = ""
+    error: StreamgdError | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def tune(config: Config) -> TuneResult:
         with open_cluster(config) as cluster:
             trials = cluster.compute(dask.delayed(list)(tasks))
 
+    _raise_common_failure(trials)
     best = choose(trials)
     override = {} if best is None else best_override(config, best)
     path = None
@@ -118,6 +121,17 @@ def tune(config: Config) -> TuneResult:
         path = Path(config["output.dir"]) / config["tune.out"]
         write_atomic(path, yaml.safe_dump(override, sort_keys=False))
     return TuneResult(trials, best, sample_rows, path, override)
+
+
+def _raise_common_failure(trials: list[Trial]) -> None:
+    """Raise the error that failed every trial, when none finished or diverged.
+
+    Such an error is the job's or the data's, whatever the learning rate; a
+    table of identical failures would blame the rate range.
+    """
+    failed = [trial for trial in trials if trial.status == "failed"]
+    if failed and len(failed) == len(trials) and failed[0].error is not None:
+        raise failed[0].error
 
 
 def check_tunable(config: Config) -> None:
@@ -179,7 +193,8 @@ def run_trial(job: dict[str, Any], point: tuple[float, int, float]) -> Trial:
     except DivergenceError as error:
         return Trial(learning_rate, epochs, alpha, "diverged", message=str(error))
     except StreamgdError as error:
-        return Trial(learning_rate, epochs, alpha, "failed", message=str(error))
+        return Trial(learning_rate, epochs, alpha, "failed", message=str(error),
+                     error=error)
     training = result.model.training
     holdout = training.get("holdout_cost")
     return Trial(

@@ -130,3 +130,51 @@ def test_tune_an_sgd_then_batch_job_tunes_its_sgd_phase(regression, tmp_path):
     assert [trial.status for trial in result.trials] == ["ok", "ok"]
     assert all(math.isfinite(trial.holdout_cost) for trial in result.trials)
     assert result.best.learning_rate == 0.1
+
+
+@pytest.mark.parametrize("value, match", [
+    ("nan", "column 'a' of .*bad.csv, row 150 \\(line 152\\): value nan is not"
+            " finite"),
+    ("1e300", "column 'a' of .*bad.csv, row 150 \\(line 152\\): values so large"),
+    ("", "column 'a' of .*bad.csv, row 150 \\(line 152\\): missing value"),
+])
+def test_tune_reports_a_data_error_once_with_its_row(tmp_path, value, match):
+    """Bad data fails tune before any trial, located in the job's own file."""
+    from streamgd.errors import DataError
+
+    rows = [f"{i % 7},{i % 5},{i % 3}" for i in range(300)]
+    rows[150] = f"{value},1,2"
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    config = make_config({
+        "data": {"paths": [str(path)], "features": ["a", "b"], "target": "y"},
+        "tune": {"grid_size": 2}, "output": {"dir": str(tmp_path / "out")}})
+    with pytest.raises(DataError, match=match):
+        tune(config)
+
+
+def test_tune_raises_the_error_every_trial_failed_with(regression, tmp_path,
+                                                        monkeypatch):
+    """When every trial fails alike, that error is raised, not blamed on rates."""
+    from streamgd.errors import DataError
+    from streamgd.tune import search
+
+    def failing(job, point):
+        error = DataError("broken", file="x.csv", column="a", row=3)
+        return Trial(*point, "failed", message=str(error), error=error)
+
+    monkeypatch.setattr(search, "run_trial", failing)
+    with pytest.raises(DataError, match="column 'a' of x.csv, row 3: broken"):
+        tune(_config(regression, tmp_path, grid_size=3))
+
+
+def test_cli_no_best_line_names_failures_apart_from_divergence():
+    """Only a grid that merely diverged is told to lower the rate range."""
+    from streamgd.cli import _no_best_line
+
+    diverged = Trial(10.0, 1, 0.0, "diverged")
+    failed = Trial(0.1, 1, 0.0, "failed", message="x.csv: broken")
+    assert "lower tune.rate_range" in _no_best_line([diverged, diverged])
+    line = _no_best_line([diverged, failed])
+    assert line == ("no setting finished: 1 diverged, 1 failed (first failure:"
+                    " x.csv: broken)")
