@@ -9,6 +9,7 @@ scheduled job runs the same from any working directory.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import math
@@ -111,6 +112,18 @@ def _path_list(value: Any) -> str | None:
     return _string_list(value if isinstance(value, list) else [value])
 
 
+# pyarrow infers the columns from the first block, so a block must hold the
+# header line; at 1 byte its parser aborted the whole process
+MIN_BLOCK_SIZE = 256
+
+
+def _block_size(value: Any) -> str | None:
+    if value >= MIN_BLOCK_SIZE:
+        return None
+    return (f"must be at least {MIN_BLOCK_SIZE} bytes: each block must hold the"
+            " header line and a whole row")
+
+
 NUMBER = (int, float)
 FIELDS: tuple[Field, ...] = (
     # data: where the rows come from
@@ -146,7 +159,7 @@ FIELDS: tuple[Field, ...] = (
           "quoted values may contain newlines (slower to parse)"),
     Field("data.csv.block_size", int, 1 << 20,
           "bytes per CSV block; a block is one chunk of the shuffle",
-          check=_positive),
+          check=_block_size),
     Field("data.read_ahead", int, 1,
           "chunks read ahead in a background thread while training (0: none)",
           check=_non_negative),
@@ -385,7 +398,8 @@ def load_config(
     except yaml.YAMLError as error:
         raise ConfigError(_yaml_message(label, error)) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{label} must be a mapping of sections, got {raw!r}")
+        shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
+        raise ConfigError(f"{label} must be a mapping of sections, got {shown}")
     return make_config(raw, overrides, data_dir=data_dir, output_dir=output_dir)
 
 
@@ -409,6 +423,12 @@ def _read_job(path: Path) -> str:
         )
     if not path.is_file():
         raise ConfigError(f"job file {path} does not exist")
+    if _looks_like_data(path):
+        raise ConfigError(
+            f"job file {path} looks like a data file, not a job YAML; name it"
+            f" in a job's data.paths, or: streamgd train JOB.yaml --set"
+            f" data.paths={path}"
+        )
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -421,6 +441,18 @@ def _read_job(path: Path) -> str:
         raise ConfigError(
             f"job file {path} cannot be read ({error.strerror or error})"
         ) from None
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".gz", ".bz2", ".zst", ".lz4")
+
+
+def _looks_like_data(path: Path) -> bool:
+    """A data file given where the job belongs: by its name, or Parquet's magic."""
+    if path.name.lower().endswith(DATA_SUFFIXES):
+        return True
+    with contextlib.suppress(OSError), open(path, "rb") as stream:
+        return stream.read(4) == b"PAR1"
+    return False
 
 
 def make_config(
@@ -459,6 +491,10 @@ def _merge(base: dict[str, Any], given: Any, prefix: str) -> dict[str, Any]:
 
 
 def _unknown_key_message(path: str) -> str:
+    if path in SECTIONS:
+        first = next(key for key in FIELD_BY_PATH if key.startswith(f"{path}."))
+        return (f"{path!r} is a section, not a key: set one of its keys, such as"
+                f" {first}=VALUE (`streamgd config --keys` lists them all)")
     known = sorted(FIELD_BY_PATH) + sorted(SECTIONS)
     close = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""

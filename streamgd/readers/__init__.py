@@ -7,6 +7,7 @@ from typing import Callable
 import pyarrow as pa
 
 from streamgd.config import Config
+from streamgd.errors import ConfigError
 from streamgd.readers.chunks import ChunkRef, ColumnPlan, Source
 from streamgd.readers.csv import CsvOptions, CsvSource
 from streamgd.readers.files import DataFile, is_tab_separated, resolve_files
@@ -35,11 +36,24 @@ def csv_options(config: Config, files: list[DataFile] | None = None) -> CsvOptio
     """The job's CSV parsing options for `files`.
 
     The default delimiter ',' becomes a tab when every file is named .tsv.
+
+    Raises:
+        ConfigError: .tsv files mixed with others under the default ','
+            (one delimiter serves every file: one kind would be misread).
     """
     names = config["data.csv.column_names"]
     delimiter = config["data.csv.delimiter"]
-    if delimiter == "," and files and all(is_tab_separated(f.path) for f in files):
+    tabbed = [f.path for f in files or [] if is_tab_separated(f.path)]
+    if delimiter == "," and tabbed and len(tabbed) == len(files):
         delimiter = "\t"
+    elif delimiter == "," and tabbed:
+        other = next(f.path for f in files if not is_tab_separated(f.path))
+        raise ConfigError(
+            f"data.paths mixes tab-separated .tsv files ({tabbed[0]}) with"
+            f" comma-separated ones ({other}); one delimiter reads them all:"
+            " give each kind its own job, or set data.csv.delimiter if they"
+            " really share one"
+        )
     return CsvOptions(
         delimiter=delimiter,
         null_values=tuple(config["data.csv.null_values"]),

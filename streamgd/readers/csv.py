@@ -429,6 +429,12 @@ def _parse_error(
         if ragged is not None:
             return _ragged_error(path, ragged, options)
     hint = ""
+    # a first block without a whole header line, or a row longer than a block
+    if "Empty CSV file or block" in message or "straddling" in message:
+        hint = (
+            f"; data.csv.block_size ({options.block_size} bytes) is smaller"
+            " than the header line or a row: raise it (default 1048576)"
+        )
     # pyarrow says "out of sync with chunker" when a quoted newline splits a row
     if not options.newlines_in_values and "out of sync" in message:
         hint = (

@@ -7,8 +7,11 @@ and therefore stable, which the seeded shuffle and the input fingerprint rely on
 
 from __future__ import annotations
 
+import errno
 import glob
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +76,34 @@ def _expand(path: str, fmt: str) -> list[str]:
         return [path]
     if target.is_dir():
         return _data_files_under(target, fmt)
-    raise DataError("no such file or directory", file=path)
+    raise DataError(_not_a_file(target), file=path)
+
+
+def _not_a_file(target: Path) -> str:
+    """Why a path that is neither a regular file nor a folder cannot be read."""
+    try:
+        os.lstat(target)
+    except FileNotFoundError:
+        return "no such file or directory"
+    except OSError as error:
+        return f"cannot be looked up ({error.strerror})"
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return (f"is a symbolic link to {os.readlink(target)}, which does not"
+                " exist")
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a symbolic link loop (a link that leads back to itself)"
+        return f"cannot be looked up ({error.strerror})"
+    if stat.S_ISFIFO(mode):
+        return ("is a named pipe (FIFO), not a file: training reads the data"
+                " several times (statistics pass, epochs); save it to a file")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a data file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a data file"
+    return "is not a regular file"
 
 
 def _data_files_under(folder: Path, fmt: str) -> list[str]:

@@ -167,4 +167,6 @@ def test_tsv_files_default_to_tab_delimiter(tmp_path):
                        files).delimiter == ";"
     (tmp_path / "c.csv").touch()
     mixed = resolve_files([str(tmp_path)])
-    assert csv_options(make_config(job), mixed).delimiter == ","
+    # a mix under the default would read one kind with the wrong delimiter
+    with pytest.raises(ConfigError, match="mixes tab-separated .tsv files"):
+        csv_options(make_config(job), mixed)
