@@ -27,7 +27,9 @@ from streamgd.errors import StreamgdError, TrainingInterrupted
 from streamgd.outputs import check_file_target
 from streamgd.progress import ProgressBar
 from streamgd.report.inspect import rows_from_metadata
-from streamgd.report.show import learning_rate_line, rows_phrase, steps_phrase
+from streamgd.report.show import (
+    cost_lines, learning_rate_line, rows_phrase, steps_phrase,
+)
 from streamgd.train.signals import stop_on_signals
 
 
@@ -53,7 +55,8 @@ def _train(args: argparse.Namespace) -> int:
     weights, intercept = model.original_coefficients()
     print(f"trained {model.kind} model on {rows_phrase(training)},"
           f" {steps_phrase(training)}, stop: {training['stop_reason']}")
-    print(f"final epoch cost {training['final_cost']:.6g}")
+    for line in cost_lines(training):
+        print(line)
     rate_line = learning_rate_line(training)
     if rate_line:
         print(rate_line)

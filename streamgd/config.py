@@ -272,6 +272,10 @@ FIELDS: tuple[Field, ...] = (
     Field("validation.progressive", bool, True,
           "report the first epoch's progressive cost (each row predicted before"
           " the update that uses it)"),
+    Field("validation.final_pass", bool, False,
+          "after training, read the training rows once more to measure the"
+          " written model's training cost (the epoch costs average each"
+          " update's cost taken before it)"),
     Field("validation.patience", int, 3,
           "with a holdout: stop after this many epochs without improvement and"
           " keep the best model; null: never stop early", check=_positive,

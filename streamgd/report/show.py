@@ -90,6 +90,28 @@ def steps_phrase(training: dict[str, Any]) -> str:
     return f"{sgd_epochs} epochs, {sgd_updates:,} updates, then {polish}"
 
 
+def cost_lines(training: dict[str, Any]) -> list[str]:
+    """The run's final cost, said for what it is.
+
+    A streaming run's epoch cost averages the costs of its updates, each taken
+    on its batch before the update: it describes the path, and the model
+    written at the end usually does a little better or worse. A full-batch run
+    (or an SGD run's polish) measures its final model on every row.
+    """
+    lines = []
+    final = training.get("final_cost")
+    if "iterations" in training and final is not None:
+        lines.append(f"training cost of the final model {final:.6g}"
+                     " (measured on every training row)")
+    elif final is not None:
+        lines.append(f"last epoch's mean update cost {final:.6g} (each batch"
+                     " costed before its update, not the written model)")
+    if training.get("train_cost") is not None:
+        lines.append(f"training cost of the written model"
+                     f" {training['train_cost']:.6g} (validation.final_pass)")
+    return lines
+
+
 def _training_lines(training: dict[str, Any]) -> list[str]:
     if not training:
         return []
@@ -97,7 +119,10 @@ def _training_lines(training: dict[str, Any]) -> list[str]:
              f" {training.get('seconds', 0):.1f}s, stop: {training.get('stop_reason')}"]
     costs = training.get("epoch_costs") or []
     if costs:
-        lines.append("epoch costs: " + ", ".join(f"{cost:.6g}" for cost in costs))
+        lines.append("epoch costs (mean update cost, each before its update): "
+                     + ", ".join(f"{cost:.6g}" for cost in costs))
+    if training.get("train_cost") is not None:
+        lines.append(f"training cost of this model {training['train_cost']:.6g}")
     rate_line = learning_rate_line(training)
     if rate_line:
         lines.append(rate_line)

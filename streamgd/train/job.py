@@ -29,6 +29,7 @@ from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.loop import Engine
 from streamgd.train.prepare import Prepared, PreparedSummary, open_and_prepare
 from streamgd.train.signals import StopRequest
+from streamgd.validate.final import with_training_cost
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ def train(
         engine, cost_log = _fit(
             config, prepared, source, stored, progress, stop, holdout_source
         )
+        model = engine.model(config, prepared, time.perf_counter() - started)
+        if config["validation.final_pass"]:
+            model = with_training_cost(model, config, prepared.decoder, source)
     finally:
         source.close()
         if holdout_source is not None:
             holdout_source.close()
 
-    model = engine.model(config, prepared, time.perf_counter() - started)
     model_path = output / config["output.model"]
     model.save(model_path)
     engine.on_boundary.remove()
