@@ -79,12 +79,25 @@ def _expand(path: str, fmt: str) -> list[str]:
     raise DataError(_not_a_file(target), file=path)
 
 
+def _missing_folder(target: Path) -> str:
+    """", its folder F does not exist" for the outermost missing folder, or ""."""
+    missing = None
+    for folder in target.absolute().parents:
+        if folder.exists():
+            break
+        missing = folder
+    if missing is None:
+        return ""
+    return (f" (the folder {missing} does not exist; relative paths in a job"
+            " file are resolved against the job file's folder)")
+
+
 def _not_a_file(target: Path) -> str:
     """Why a path that is neither a regular file nor a folder cannot be read."""
     try:
         os.lstat(target)
     except FileNotFoundError:
-        return "no such file or directory"
+        return "no such file or directory" + _missing_folder(target)
     except OSError as error:
         return f"cannot be looked up ({error.strerror})"
     try:
