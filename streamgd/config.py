@@ -114,7 +114,7 @@ def _path_list(value: Any) -> str | None:
 
 # pyarrow infers the columns from the first block, so a block must hold the
 # header line; at 1 byte its parser aborted the whole process
-MIN_BLOCK_SIZE = 256
+MIN_BLOCK_SIZE = 64
 
 
 def _block_size(value: Any) -> str | None:
