@@ -184,8 +184,14 @@ def lbfgs(
                  "ftol": tol, "maxcor": memory},
     )
     reason = _lbfgs_reason(result)
-    if reason in ("max_iter", "line_search"):
-        _warn(f"lbfgs stopped after {result.nit} iterations: {result.message}")
+    if reason == "max_iter":
+        _warn(f"lbfgs reached fullbatch.max_iter ({max_iter}) before"
+              " fullbatch.tol; the last iterate is kept: raise"
+              " fullbatch.max_iter to go on")
+    elif reason == "line_search":
+        _warn(f"lbfgs stopped after {result.nit} iterations: its line search"
+              f" found no lower cost ({result.message}); the model may already"
+              " be as good as float64 allows: check the cost log")
     return SolverResult(result.x, seen(result.x), int(result.nit), reason)
 
 

@@ -117,3 +117,15 @@ def test_linesearch_gives_up_with_a_warning_on_a_non_finite_objective():
         result = line_search_descent(objective, np.zeros(2), 1.0, 10, 0.0, _ignore)
     assert result.stop_reason == "line_search"
     np.testing.assert_array_equal(result.theta, np.zeros(2))
+
+
+def test_lbfgs_out_of_iterations_names_the_keys():
+    """Running out of iterations is said in the job's terms, not scipy's."""
+    objective = _ill_conditioned()
+    with pytest.warns(ConvergenceWarning) as caught:
+        result = lbfgs(objective, np.zeros(5), max_iter=2, tol=1e-14,
+                       report=_ignore)
+    assert result.stop_reason == "max_iter"
+    assert [str(w.message) for w in caught] == [
+        "lbfgs reached fullbatch.max_iter (2) before fullbatch.tol; the last"
+        " iterate is kept: raise fullbatch.max_iter to go on"]
