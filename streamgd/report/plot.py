@@ -57,6 +57,11 @@ def plot_cost_log(log: str | Path, out: str | Path, title: str | None = None) ->
             " would destroy the log; choose another name, e.g. cost.png"
         )
     check_file_target(out, "--out")
+    if Path(out).suffix.lower() != ".png":
+        # a model.json or job YAML named by mistake would become a picture
+        raise ConfigError(
+            f"--out {out}: the plot is a PNG picture; give a name ending in .png"
+        )
     records = read_cost_log(log)
     return plot_records(records, out, title or Path(log).name)
 

@@ -127,3 +127,12 @@ def test_plot_refuses_to_write_over_its_own_log(cost_log):
     with pytest.raises(ConfigError, match="would destroy the log"):
         plot_cost_log(cost_log, cost_log)
     assert cost_log.read_bytes() == before
+
+
+def test_plot_refuses_a_name_that_is_not_png(cost_log, tmp_path):
+    """A model file named as --out by mistake is refused and left whole."""
+    model = tmp_path / "model.json"
+    model.write_text("{}")
+    with pytest.raises(ConfigError, match="give a name ending in .png"):
+        plot_cost_log(cost_log, model)
+    assert model.read_text() == "{}"
