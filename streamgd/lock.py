@@ -111,28 +111,47 @@ def output_lock(folder: str | Path) -> Iterator[Path]:
         _release(path, me)
 
 
+# tries to take a lock: one may follow the removal of a stale lock, others a
+# release by the holder between our failed create and our read of its file
+ACQUIRE_TRIES = 5
+
+
 def _acquire(path: Path, me: Holder) -> None:
-    # two tries: the second follows the removal of a stale lock
-    for _ in range(2):
+    holder = None
+    for _ in range(ACQUIRE_TRIES):
         if create_exclusive(path, me.to_json()):
             return
-        holder = _read_holder(path)
+        try:
+            holder = _read_holder(path)
+        except FileNotFoundError:
+            continue  # released meanwhile: the next try takes it
         if holder is None or not holder.is_stale():
             raise OutputLockedError(_locked_message(path, holder))
         log.warning("removing the stale lock %s of pid %d on %s (taken %s): that"
                     " process has ended", path, holder.pid, holder.host,
                     holder.since)
         _remove_if_same(path, holder)
-    raise OutputLockedError(_locked_message(path, _read_holder(path)))
+    raise OutputLockedError(_locked_message(path, holder))
 
 
 def _read_holder(path: Path) -> Holder | None:
+    """The holder `path` names, None if unreadable or not a lock of ours.
+
+    Raises:
+        FileNotFoundError: there is no lock file (released meanwhile).
+    """
     try:
         return Holder.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None  # released meanwhile: the next try takes it
+        raise
     except OSError:
         return None
+
+
+def _read_holder_if_any(path: Path) -> Holder | None:
+    with contextlib.suppress(FileNotFoundError):
+        return _read_holder(path)
+    return None
 
 
 def _locked_message(path: Path, holder: Holder | None) -> str:
@@ -155,7 +174,7 @@ def _remove_if_same(path: Path, holder: Holder) -> None:
         os.rename(path, aside)
     except FileNotFoundError:
         return
-    if _read_holder(aside) != holder:
+    if _read_holder_if_any(aside) != holder:
         # not the stale lock we judged: put it back unless a new one is there
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
@@ -163,7 +182,7 @@ def _remove_if_same(path: Path, holder: Holder) -> None:
 
 
 def _release(path: Path, me: Holder) -> None:
-    if _read_holder(path) == me:
+    if _read_holder_if_any(path) == me:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     else:

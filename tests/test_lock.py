@@ -160,3 +160,38 @@ def test_cli_locked_folder_is_one_line_error(job, tmp_path, capsys):
     assert code == 1
     assert err.startswith("streamgd: error: output.dir") and "in use" in err
     assert "Traceback" not in err
+
+
+def test_lock_released_between_create_and_read_is_taken(tmp_path, monkeypatch):
+    """A holder that releases between our failed create and our read of the
+    lock file leaves the folder free: the next try takes it, no error."""
+    import streamgd.lock as lock_module
+
+    (tmp_path / LOCK_NAME).write_text(Holder.me().to_json())
+    calls = []
+
+    def create_then_release(path, text):
+        calls.append(path)
+        if len(calls) == 1:
+            assert not create_exclusive(path, text)  # the other run holds it
+            os.unlink(path)  # ... and releases it right after
+            return False
+        return create_exclusive(path, text)
+
+    monkeypatch.setattr(lock_module, "create_exclusive", create_then_release)
+    with output_lock(tmp_path) as path:
+        holder = Holder.from_json(path.read_text())
+        assert (holder.pid, holder.host) == (os.getpid(), socket.gethostname())
+    assert len(calls) == 2
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_lock_vanishing_on_every_try_is_refused(tmp_path, monkeypatch):
+    """Retries after a vanished lock are bounded: a folder whose lock keeps
+    reappearing and vanishing ends in OutputLockedError, not a loop."""
+    import streamgd.lock as lock_module
+
+    monkeypatch.setattr(lock_module, "create_exclusive", lambda path, text: False)
+    with pytest.raises(OutputLockedError, match="in use"):
+        with output_lock(tmp_path):
+            pass
