@@ -104,7 +104,7 @@ class Checkpointer:
         if self.enabled and (at_epoch_end or stopping or self._due(engine)):
             self.save(engine)
         if stopping:
-            raise self._interrupted(engine)
+            raise self._interrupted(engine, at_epoch_end)
 
     def _due(self, engine: Engine) -> bool:
         updates = engine.opt_state.update_count - self._last_update
@@ -128,14 +128,17 @@ class Checkpointer:
         if self.enabled:
             self.path.unlink(missing_ok=True)
 
-    def _interrupted(self, engine: Engine) -> TrainingInterrupted:
+    def _interrupted(self, engine: Engine, at_epoch_end: bool) -> TrainingInterrupted:
         number = self.stop.signal_number
         name = signal.Signals(number).name
-        where = (f"epoch {engine.epoch}, after {engine.opt_state.update_count}"
-                 " updates")
+        # epochs numbered from 1, as in the cost log and the summary; at an
+        # epoch's end the engine already counts that epoch as done
+        where = (f"at the end of epoch {engine.epoch}" if at_epoch_end
+                 else f"in epoch {engine.epoch + 1}")
+        where += f", after {engine.opt_state.update_count} updates"
         if not self.enabled:
-            message = (f"stopped by {name} in {where}; checkpoints are off"
+            message = (f"stopped by {name} {where}; checkpoints are off"
                        " (checkpoint.enabled: false), so the run cannot be resumed")
             return TrainingInterrupted(message, number)
-        message = f"stopped by {name} in {where}; checkpoint {self.path}: {RESUME_HINT}"
+        message = f"stopped by {name} {where}; checkpoint {self.path}: {RESUME_HINT}"
         return TrainingInterrupted(message, number, self.path)

@@ -369,7 +369,7 @@ class Engine:
                      if start is None else f"starting cost {start:.4g}")
         what = problem or f"the cost reached {cost:.4g} ({reference})"
         raise DivergenceError(
-            f"training diverged in epoch {self.epoch}, after"
+            f"training diverged in epoch {self.epoch + 1}, after"
             f" {self.opt_state.update_count} updates: {what}; {hint}."
             " No model was written."
         )

@@ -154,7 +154,8 @@ def _reused(config: Config, k: int) -> TrainResult:
         records = read_cost_log(cost_log_path)
     except Exception as error:  # noqa: BLE001 - any failure means: start over
         raise CheckpointError(
-            f"start {k} finished in an earlier run but its files cannot be read"
+            f"start {k + 1} ({folder}) finished in an earlier run but its files"
+            " cannot be read"
             f" ({error}); train without --resume to start over"
         ) from None
     return TrainResult(model, model_path, cost_log_path, records)

@@ -37,3 +37,27 @@ def test_stop_on_signals_routes_sigterm_and_restores_the_handler():
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.signal_number == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def _small_job(tmp_path, **overrides):
+    import numpy as np
+
+    from tests.helpers import job, write_csv
+
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=300)
+    path = write_csv(tmp_path / "small.csv", {"x1": x1, "y": 2 * x1 - 1})
+    return job([path], ["x1"], tmp_path / "out", **overrides)
+
+
+def test_stop_message_numbers_epochs_from_one(tmp_path):
+    """A stop at the first boundary is in epoch 1, as the cost log calls it."""
+    import streamgd
+    from streamgd.errors import TrainingInterrupted
+
+    stop = StopRequest()
+    stop.signal_number = signal.SIGINT  # arrived before the first boundary
+    with pytest.raises(TrainingInterrupted) as caught:
+        streamgd.train(_small_job(tmp_path, optimizer__max_epochs=2), stop=stop)
+    assert "stopped by SIGINT in epoch 1, after" in str(caught.value)
+    assert "epoch 0" not in str(caught.value)
