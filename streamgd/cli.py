@@ -50,6 +50,18 @@ def _train(args: argparse.Namespace) -> int:
     with stop_on_signals() as stop:
         result = streamgd.train(args.job, args.set, progress=progress,
                                 resume=args.resume, stop=stop)
+        # model and cost log are written: a signal from here on stops nothing
+        stop.finish()
+        _print_trained(args, result)
+        if stop.late_signal is not None:
+            name = signal.Signals(stop.late_signal).name
+            print(f"streamgd: {name} arrived after the outputs were written;"
+                  " they are complete and were kept", file=sys.stderr)
+    return 0
+
+
+def _print_trained(args: argparse.Namespace, result) -> None:
+    """The summary of a finished run, the coefficients, the files written."""
     model = result.model
     training = model.training
     weights, intercept = model.original_coefficients()
@@ -72,7 +84,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         out = args.plot or result.cost_log_path.with_name("cost.png")
         print(f"plot:     {_draw_plot(result.cost_log_path, out, None)}")
-    return 0
 
 
 def _classes_line(target: str, labels) -> str:

@@ -30,11 +30,18 @@ class StopRequest:
     Attributes:
         signal_number: the signal received, or None.
         armed: True while the engine trains and reads the request.
+        late_signal: a signal received after `finish()`, which stopped nothing.
     """
 
     def __init__(self) -> None:
         self.signal_number: int | None = None
         self.armed = False
+        self.finished = False
+        self.late_signal: int | None = None
+
+    def finish(self) -> None:
+        """The outputs are complete: a later signal is only noted."""
+        self.finished = True
 
     @property
     def requested(self) -> bool:
@@ -42,6 +49,10 @@ class StopRequest:
 
     def request(self, signal_number: int) -> None:
         """Ask training to stop (what the handler does; tests call it too)."""
+        if self.finished:
+            # nothing is left to stop: the exit status stays that of the run
+            self.late_signal = signal_number
+            return
         if self.signal_number is not None or not self.armed:
             raise SignalInterrupt(signal_number)
         self.signal_number = signal_number

@@ -61,3 +61,36 @@ def test_stop_message_numbers_epochs_from_one(tmp_path):
         streamgd.train(_small_job(tmp_path, optimizer__max_epochs=2), stop=stop)
     assert "stopped by SIGINT in epoch 1, after" in str(caught.value)
     assert "epoch 0" not in str(caught.value)
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_signal_after_the_outputs_are_written_exits_zero(
+    tmp_path, monkeypatch, capsys, number
+):
+    """A signal arriving once the model and cost log are written changes
+    nothing: the command exits 0 and says the signal came too late to matter."""
+    import yaml
+
+    from streamgd.cli import main
+
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(_small_job(tmp_path, optimizer__max_epochs=2)))
+    import streamgd.cli as cli
+
+    real_rows_phrase = cli.rows_phrase
+
+    def signal_while_printing(training):
+        os.kill(os.getpid(), number)  # handled before the next bytecode
+        return real_rows_phrase(training)
+
+    # the summary is printed after train() returned with everything written
+    monkeypatch.setattr(cli, "rows_phrase", signal_while_printing)
+    before = signal.getsignal(number)
+    code = main(["train", "-q", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "model:" in captured.out
+    assert signal.Signals(number).name in captured.err
+    assert "after the outputs were written" in captured.err
+    assert (tmp_path / "out" / "model.json").exists()
+    assert signal.getsignal(number) == before  # the command's handler is gone
