@@ -231,7 +231,19 @@ class Engine:
         if len(self.monitor.epoch_costs) < 2 or constant_cost is None:
             return
         final = self.monitor.epoch_costs[-1]
-        if final >= constant_cost:
+        if final < constant_cost:
+            return
+        stats = self.prepared.stats
+        if np.all(stats.constant | (stats.count == 0)):
+            # no rate helps: the features hold nothing to predict from
+            log.warning(
+                "the final epoch cost %.6g is no lower than %.6g, the cost of the"
+                " best constant predictor: every feature is constant (%s), so"
+                " they carry no information about the target; check"
+                " data.features and the input files",
+                final, constant_cost, ", ".join(self.config["data.features"]),
+            )
+        else:
             log.warning(
                 "the final epoch cost %.6g is no lower than %.6g, the cost of the"
                 " best constant predictor: the model predicts no better than a"

@@ -127,3 +127,20 @@ def test_divergence_in_the_first_updates_names_the_zero_model_cost(tmp_path):
     with pytest.raises(DivergenceError) as caught:
         streamgd.train(job)
     assert "nan" not in str(caught.value)
+
+
+def test_constant_features_warning_says_they_carry_no_information(tmp_path, caplog):
+    """With every feature constant no rate can beat the constant predictor: the
+    warning names the features as the cause instead of advising a higher rate."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(10, 1, 2000)
+    path = write_csv(tmp_path / "flat.csv",
+                     {"x1": np.full(2000, 5.0), "x2": np.full(2000, -1.0), "y": y})
+    job = {"data": {"paths": [str(path)], "features": ["x1", "x2"], "target": "y"},
+           "optimizer": {"learning_rate": 1e-9, "schedule": "constant",
+                         "max_epochs": 2},
+           "output": {"dir": str(tmp_path / "out")}}
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        streamgd.train(job)
+    assert "every feature is constant (x1, x2)" in caplog.text
+    assert "raise optimizer.learning_rate" not in caplog.text
