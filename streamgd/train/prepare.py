@@ -299,6 +299,7 @@ def finish_preparation(
     constant = [name for name, flag in zip(features, stats.constant) if flag]
     for name in constant:
         log.warning("feature %r is constant: left unscaled, weight held at 0", name)
+    _warn_if_scales_differ(config, stats, features)
     if n_dropped:
         log.info("dropped %d rows with missing values", n_dropped)
     scaler = Scaler.fit(config["preprocess.scaler"], stats,
@@ -310,6 +311,40 @@ def finish_preparation(
     return Prepared(
         decoder, stats, scaler, n_rows, n_dropped, constant, mean_weight,
         baseline_cost, curvature, target_scale,
+    )
+
+
+# unscaled features whose deviations differ by more than this factor get a
+# warning: one learning rate cannot suit them all
+SCALE_SPREAD_LIMIT = 1e3
+
+
+def _warn_if_scales_differ(
+    config: Config, stats: RunningStats, features: list[str]
+) -> None:
+    """Warn once when, with preprocess.scaler none, the features' standard
+    deviations differ by more than SCALE_SPREAD_LIMIT (SGD then may report
+    convergence far from the best fit)."""
+    if config["preprocess.scaler"] != "none":
+        return
+    std = stats.std
+    varying = np.flatnonzero((stats.count > 0) & ~stats.constant & (std > 0))
+    if len(varying) < 2:
+        return
+    smallest = varying[np.argmin(std[varying])]
+    largest = varying[np.argmax(std[varying])]
+    factor = std[largest] / std[smallest]
+    if factor <= SCALE_SPREAD_LIMIT:
+        return
+    fix = "set preprocess.scaler: standard"
+    if config["optimizer.method"] == "sgd":
+        fix += " or optimizer.update: normalized"
+    log.warning(
+        "preprocess.scaler is none and the features' standard deviations differ"
+        " by a factor of %.3g (%r: %.3g, %r: %.3g): one learning rate cannot"
+        " suit both, and training may stop far from the best fit; %s",
+        factor, features[smallest], std[smallest], features[largest],
+        std[largest], fix,
     )
 
 

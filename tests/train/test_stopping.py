@@ -144,3 +144,34 @@ def test_constant_features_warning_says_they_carry_no_information(tmp_path, capl
         streamgd.train(job)
     assert "every feature is constant (x1, x2)" in caplog.text
     assert "raise optimizer.learning_rate" not in caplog.text
+
+
+def _two_scales_job(tmp_path, spread, scaler):
+    """2,000 rows of y = x1 + x2 / spread with x1 ~ N(0, 1), x2 ~ N(0, spread)."""
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(0, 1, 2000), rng.normal(0, spread, 2000)
+    path = write_csv(tmp_path / "two.csv", {"x1": x1, "x2": x2, "y": x1 + x2 / spread})
+    return {"data": {"paths": [str(path)], "features": ["x1", "x2"], "target": "y"},
+            "preprocess": {"scaler": scaler},
+            "optimizer": {"learning_rate": 1e-12, "schedule": "constant",
+                          "max_epochs": 1},
+            "output": {"dir": str(tmp_path / "out")}}
+
+
+@pytest.mark.parametrize(("spread", "scaler", "warned"), [
+    (1e4, "none", True), (1e4, "standard", False), (10.0, "none", False),
+])
+def test_unscaled_features_of_far_apart_scales_warn_once(
+    tmp_path, caplog, spread, scaler, warned
+):
+    """Unscaled features whose deviations differ by more than 1e3 get one
+    warning naming them and the settings that fix it."""
+    with caplog.at_level(logging.WARNING, logger="streamgd"):
+        streamgd.train(_two_scales_job(tmp_path, spread, scaler))
+    hits = [record.getMessage() for record in caplog.records
+            if "standard deviations differ" in record.getMessage()]
+    assert len(hits) == (1 if warned else 0)
+    if warned:
+        assert "'x1'" in hits[0] and "'x2'" in hits[0]
+        assert "preprocess.scaler: standard" in hits[0]
+        assert "optimizer.update: normalized" in hits[0]
