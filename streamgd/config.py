@@ -214,8 +214,10 @@ FIELDS: tuple[Field, ...] = (
     Field("optimizer.average_start", int, None,
           "asgd: updates before iterates enter the average (the model written);"
           " default: one epoch's updates", check=_non_negative, nullable=True),
-    Field("optimizer.schedule", str, "invscaling", "learning-rate schedule",
-          choices=("constant", "invscaling", "epoch_decay")),
+    Field("optimizer.schedule", str, None,
+          "learning-rate schedule; null (default): constant for normalized (its"
+          " steps already shrink as 1 / sqrt(t)), invscaling for the other rules",
+          choices=("constant", "invscaling", "epoch_decay"), nullable=True),
     Field("optimizer.power_t", NUMBER, 0.25,
           "invscaling: lr / t**power_t at update t (t starts at 1)",
           check=_non_negative),

@@ -117,7 +117,7 @@ class _StreamingSGD(BaseEstimator):
         self,
         *,
         learning_rate: float | None = None,
-        schedule: str = "invscaling",
+        schedule: str | None = None,
         power_t: float = 0.25,
         decay: float = 0.5,
         batch_size: int = 32,

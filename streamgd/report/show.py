@@ -140,6 +140,11 @@ def learning_rate_line(training: dict[str, Any]) -> str | None:
         line += " (the job's)"
     elif source:
         line += f" (not given; derived: {source})"
+    schedule = training.get("schedule")
+    if schedule is not None:
+        line += f", schedule {schedule}"
+        if training.get("schedule_from") not in (None, "job"):
+            line += f" (not given; {training['schedule_from']})"
     capped = training.get("capped_updates")
     if capped:
         line += f"; {capped:,} steps capped at their batch's minimum"

@@ -26,7 +26,9 @@ from streamgd.model.losses import LOSSES
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
 from streamgd.optim import Schedule, make_optimizer
-from streamgd.optim.defaults import DataScales, default_learning_rate
+from streamgd.optim.defaults import (
+    DataScales, default_learning_rate, default_schedule,
+)
 from streamgd.optim.kernels import select_kernel
 from streamgd.readers import Source
 from streamgd.readers.ahead import read_chunks
@@ -96,8 +98,9 @@ class Engine:
             config, penalty, ~prepared.stats.constant, updates_per_epoch
         )
         self.learning_rate = self._initial_rate()
+        self.schedule_name = self._schedule_name()
         self.schedule = Schedule(
-            config["optimizer.schedule"], self.learning_rate,
+            self.schedule_name, self.learning_rate,
             config["optimizer.power_t"], config["optimizer.decay"],
         )
         self.kernel = select_kernel(
@@ -177,6 +180,17 @@ class Engine:
         log.info("optimizer.learning_rate not given: using %.4g = %s", rate,
                  self.learning_rate_from)
         return rate
+
+    def _schedule_name(self) -> str:
+        """The job's schedule, or the default of its update rule; whether it
+        was given goes to `schedule_from`."""
+        given = self.config["optimizer.schedule"]
+        if given is not None:
+            self.schedule_from = "job"
+            return given
+        update = self.config["optimizer.update"]
+        self.schedule_from = f"the default for {update}"
+        return default_schedule(update)
 
     def _initial_params(self) -> LinearParams:
         n_features = len(self.config["data.features"])
@@ -398,6 +412,7 @@ class Engine:
             "stop_reason": self.stop_reason, "seconds": round(seconds, 3),
             "learning_rate": self.learning_rate,
             "learning_rate_from": self.learning_rate_from,
+            "schedule": self.schedule_name, "schedule_from": self.schedule_from,
             "capped_updates": self.monitor.capped_updates,
             **self.validation.summary(),
         }

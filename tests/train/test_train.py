@@ -7,6 +7,7 @@ import pytest
 
 import streamgd
 from streamgd.errors import DivergenceError, MissingValueError
+from streamgd.report.show import learning_rate_line
 from tests.helpers import least_squares, logistic_optimum, write_csv, write_parquet
 
 
@@ -215,3 +216,42 @@ def test_train_opening_rows_fitted_exactly_are_not_divergence(tmp_path, opening)
         optimizer__max_epochs=2, shuffle__enabled=False))
     assert result.model.training["updates"] == 80
     assert 0.0 < result.model.params.intercept < 1.0
+
+
+def _weights(job):
+    model = streamgd.train(job).model
+    return model, np.append(model.params.weights, model.params.intercept)
+
+
+@pytest.mark.parametrize("update, default", [("normalized", "constant"),
+                                             ("sgd", "invscaling")])
+def test_train_schedule_not_given_follows_the_update(regression, tmp_path, update,
+                                                     default):
+    """No schedule given: normalized trains at a constant rate (its steps
+    already shrink), the other rules at invscaling, exactly as if named; the
+    summary line says which and that it was not given."""
+    def job(**optimizer):
+        return _job([regression[0]], ["x1", "x2"], out=tmp_path / f"out{len(optimizer)}",
+                    optimizer={"update": update, "learning_rate": 0.05,
+                               "max_epochs": 2, **optimizer})
+    model, implicit = _weights(job())
+    _, named = _weights(job(schedule=default))
+    assert np.array_equal(implicit, named)
+    assert model.training["schedule"] == default
+    line = learning_rate_line(model.training)
+    assert line.endswith(f"schedule {default} (not given; the default for {update})")
+
+
+def test_train_schedule_given_is_kept(regression, tmp_path):
+    """An explicit schedule is used as given, also where the update's default
+    differs: normalized at invscaling does not train as at constant."""
+    def job(schedule):
+        return _job([regression[0]], ["x1", "x2"], out=tmp_path / schedule,
+                    optimizer={"update": "normalized", "learning_rate": 0.05,
+                               "max_epochs": 2, "schedule": schedule})
+    model, invscaling = _weights(job("invscaling"))
+    _, constant = _weights(job("constant"))
+    assert model.training["schedule"] == "invscaling"
+    assert not np.array_equal(invscaling, constant)
+    line = learning_rate_line(model.training)
+    assert line.endswith("schedule invscaling")
