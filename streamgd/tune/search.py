@@ -22,6 +22,9 @@ import itertools
 import logging
 import math
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +95,8 @@ def tune(config: Config) -> TuneResult:
         DataError: the data cannot be read (before any trial).
     """
     check_tunable(config)
-    with tempfile.TemporaryDirectory(prefix="streamgd-tune-") as folder:
+    with (tempfile.TemporaryDirectory(prefix="streamgd-tune-") as folder,
+          _statistics_warnings_once()):
         # a bounded sample, shared by every trial
         sample_path = Path(folder) / "sample.parquet"
         sample_rows = write_sample(config, sample_path)
@@ -121,6 +125,37 @@ def tune(config: Config) -> TuneResult:
         path = Path(config["output.dir"]) / config["tune.out"]
         write_atomic(path, yaml.safe_dump(override, sort_keys=False))
     return TuneResult(trials, best, sample_rows, path, override)
+
+
+class _FirstOccurrence(logging.Filter):
+    """Passes each distinct message once: the trials share the sample's rows,
+    so their statistics passes repeat its warnings (a constant feature, once
+    per trial and once for the sample)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[tuple[int, str]] = set()
+        self._lock = threading.Lock()  # trials run on dask threads
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.levelno, record.getMessage())
+        with self._lock:
+            first = key not in self._seen
+            self._seen.add(key)
+        return first
+
+
+@contextmanager
+def _statistics_warnings_once() -> Iterator[None]:
+    """Within a tune run, each message of the statistics pass is logged once;
+    one that only a trial finds (its rows less the holdout) still is."""
+    logger = logging.getLogger("streamgd.train.prepare")
+    once = _FirstOccurrence()
+    logger.addFilter(once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(once)
 
 
 def _raise_common_failure(trials: list[Trial]) -> None:

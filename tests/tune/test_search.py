@@ -178,3 +178,28 @@ def test_cli_no_best_line_names_failures_apart_from_divergence():
     line = _no_best_line([diverged, failed])
     assert line == ("no setting finished: 1 diverged, 1 failed (first failure:"
                     " x.csv: broken)")
+
+
+def test_tune_warns_of_a_constant_feature_once(tmp_path, caplog):
+    """The trials share the sample's rows: a constant feature is reported once
+    per tune run, not once per trial and once for the sample; a second run
+    reports it again."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1200, 2))
+    write_parquet(tmp_path / "d.parquet",
+                  {"a": X[:, 0], "b": X[:, 1], "year": np.full(1200, 2013.0),
+                   "y": X @ [1.0, -1.0] + rng.normal(0, 0.1, 1200)},
+                  row_group_size=300)
+    config = make_config({
+        "data": {"paths": [str(tmp_path / "d.parquet")],
+                 "features": ["a", "b", "year"], "target": "y"},
+        "optimizer": {"max_epochs": 1},
+        "tune": {"sample_rows": 900, "learning_rates": [0.01, 0.1, 1.0]},
+        "output": {"dir": str(tmp_path / "out")}})
+    message = "feature 'year' is constant: left unscaled, weight held at 0"
+    for run in range(2):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            result = tune(config)
+        assert [trial.status for trial in result.trials] == ["ok"] * 3
+        assert caplog.messages.count(message) == 1
