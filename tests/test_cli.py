@@ -23,6 +23,8 @@ def test_cli_train_default_prints_where_it_wrote(trained):
     trained, printed = trained
     assert f"model:    {trained / 'model.json'}" in printed
     assert f"cost log: {trained / 'costs.jsonl'}" in printed
+    # the default job names no schedule: its update's default, said so
+    assert ", schedule invscaling (not given; the default for sgd)" in printed
     model = json.loads((trained / "model.json").read_text())
     assert model["training"]["rows"] == 327_346
     assert model["training"]["rows_dropped"] == 9_430
