@@ -231,7 +231,8 @@ def test_train_schedule_not_given_follows_the_update(regression, tmp_path, updat
     already shrink), the other rules at invscaling, exactly as if named; the
     summary line says which and that it was not given."""
     def job(**optimizer):
-        return _job([regression[0]], ["x1", "x2"], out=tmp_path / f"out{len(optimizer)}",
+        out = tmp_path / f"out{len(optimizer)}"
+        return _job([regression[0]], ["x1", "x2"], out=out,
                     optimizer={"update": update, "learning_rate": 0.05,
                                "max_epochs": 2, **optimizer})
     model, implicit = _weights(job())
