@@ -223,7 +223,33 @@ class CsvSource:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
-class _LineCounter:
+class ForwardReader:
+    """The file protocol pyarrow's CSV reader asks of a read-only, forward-only
+    stream; subclasses set `_stream` and define `read`."""
+
+    _stream: Any
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> ForwardReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class _LineCounter(ForwardReader):
     """A file (decompressed by its extension) that counts the lines read from it.
 
     pyarrow's CSV reader does not say on which line a row starts; counting the
@@ -253,24 +279,6 @@ class _LineCounter:
         """Lines read so far, up to the last one holding text."""
         return self._newlines - self._trailing + 1 if self._has_text else 0
 
-    @property
-    def closed(self) -> bool:
-        return self._stream.closed
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def __enter__(self) -> _LineCounter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _lines_are_rows(path: str, options: CsvOptions) -> bool:

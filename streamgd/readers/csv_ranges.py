@@ -33,7 +33,9 @@ import pyarrow.csv as pa_csv
 
 from streamgd.errors import DataError
 from streamgd.readers.chunks import ColumnPlan
-from streamgd.readers.csv import CsvOptions, _batches, _open, _read_options
+from streamgd.readers.csv import (
+    CsvOptions, ForwardReader, _batches, _open, _read_options,
+)
 from streamgd.readers.files import COMPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -167,35 +169,17 @@ def _split_hint(error: DataError, path: str, byte_range: tuple[int, int]) -> Dat
     )
 
 
-class _ByteRange:
+class _ByteRange(ForwardReader):
     """A file object reading bytes [first, last) of a file, for pyarrow."""
 
     def __init__(self, path: str, first: int, last: int) -> None:
-        self._handle = open(path, "rb")
-        self._handle.seek(first)
+        self._stream = open(path, "rb")
+        self._stream.seek(first)
         self._left = last - first
 
     def read(self, size: int = -1) -> bytes:
         size = self._left if size is None or size < 0 else min(size, self._left)
-        data = self._handle.read(size)
+        data = self._stream.read(size)
         self._left -= len(data)
         return data
 
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> _ByteRange:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
