@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -475,3 +476,67 @@ def test_truncated_gzip_is_a_data_error_naming_the_file(tmp_path, method, keep):
                            optimizer__method=method))
     assert error.value.file == str(path)
     assert "is the file complete" in str(error.value)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("blank_at", [None, 150])
+def test_csv_lines_are_the_same_plain_or_compressed(tmp_path, compress, blank_at):
+    """Plain files are counted alongside the parse, compressed ones as it reads:
+    both name every row's line, or none after a blank line."""
+    lines = _numbered(600)
+    if blank_at is not None:
+        lines.insert(blank_at, "")
+    path = _write(tmp_path / "data.csv", lines)
+    if compress:
+        packed = tmp_path / "data.csv.gz"
+        packed.write_bytes(gzip.compress(path.read_bytes()))
+        path = packed
+    source = _source([path], tmp_path / "cache", block_size=512)
+
+    assert len(source.chunks) > 3
+    assert sum(ref.n_rows for ref in source.chunks) == 600
+    expected = [ref.first_row + 2 for ref in source.chunks]
+    if blank_at is not None:
+        expected = [None] * len(source.chunks)
+    assert [ref.first_line for ref in source.chunks] == expected
+    source.close()
+
+
+def test_csv_blocks_are_observed_in_file_order(tmp_path):
+    """Parsed ahead in a thread, the blocks still reach `observe` one by one in
+    file order, and match the cached chunks."""
+    path = _write(tmp_path / "data.csv", _numbered(2000))
+    seen = []
+
+    def observe(ref, table):
+        seen.append((ref, table.column("id").to_numpy()))
+
+    source = CsvSource([DataFile(str(path), "csv")], PLAN,
+                       CsvOptions(block_size=1024), str(tmp_path / "cache"), observe)
+    assert [ref for ref, _ in seen] == source.chunks
+    np.testing.assert_array_equal(np.concatenate([ids for _, ids in seen]),
+                                  np.arange(2000))
+    for ref, ids in seen:
+        np.testing.assert_array_equal(source.read(ref).column("id").to_numpy(), ids)
+    source.close()
+
+
+def test_csv_observer_error_stops_the_parse_and_removes_the_cache(tmp_path):
+    """An error raised by `observe` mid-file ends the parsing thread before the
+    file is closed, and leaves no cache."""
+    path = _write(tmp_path / "data.csv", _numbered(5000))
+    cache = tmp_path / "cache"
+    calls = []
+
+    def observe(ref, table):
+        calls.append(ref.index)
+        if ref.index == 3:
+            raise DataError("refused", file=ref.file, row=ref.first_row)
+
+    with pytest.raises(DataError, match="refused"):
+        CsvSource([DataFile(str(path), "csv")], PLAN, CsvOptions(block_size=1024),
+                  str(cache), observe)
+    assert calls == [0, 1, 2, 3]
+    assert list(cache.iterdir()) == []
+    assert not [thread for thread in threading.enumerate()
+                if thread.name.startswith("streamgd-parse")]
