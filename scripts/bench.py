@@ -3,6 +3,7 @@
     python scripts/bench.py                 # full run (several minutes)
     python scripts/bench.py --quick         # about a minute
     python scripts/bench.py --json out.json --repeats 5
+    python scripts/bench.py --quick --fullbatch-only   # scans and dask passes
 
 Everything is measured in one run, on the same files, and reported as rows per
 second and as a ratio to the raw scan of the same format in the same run (the
@@ -11,7 +12,12 @@ is the median of `--repeats` timed runs after one untimed warm-up run, so the
 files are in the page cache (warm) and compiled kernels are compiled.
 
     parquet_scan        pyarrow reads the Parquet file row group by row group into
-                        a float64 matrix and a target vector: the floor
+                        a float64 matrix and a target vector: the floor (one
+                        Python thread; pyarrow decodes a row group's columns on
+                        its own thread pool, as `read_row_group` does by default)
+    parquet_scan_2proc  two processes each run parquet_scan over half the row
+                        groups at once: what two workers can hope for from
+                        reading alone, the ceiling of dask_fullbatch_w2
     streamgd_bN         one streamgd epoch at batch size N, shuffle on (chunk
                         permutation and shuffle buffer), scaling included; the
                         statistics pass is not in it
@@ -46,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -89,13 +96,26 @@ def timed(run: Callable[[], object], repeats: int) -> float:
 # --- the floors: pyarrow alone ---------------------------------------------
 
 
-def parquet_scan(path: Path, features: list[str]) -> None:
-    """Every row group into a row-major float64 matrix and a target vector."""
+def parquet_scan(path: Path, features: list[str],
+                 row_groups: list[int] | None = None) -> None:
+    """Every row group (or those listed) into a row-major float64 matrix and a
+    target vector."""
     file = pq.ParquetFile(path, pre_buffer=False)
-    for index in range(file.num_row_groups):
+    for index in range(file.num_row_groups) if row_groups is None else row_groups:
         batch = file.read_row_group(index, columns=[*features, "y"])
         X = batch.select(features).to_batches()[0].to_tensor(row_major=True)
         np.asarray(X), batch.column("y").to_numpy()
+
+
+def parquet_scan_in_processes(path: Path, features: list[str], pool,
+                              n_shares: int) -> None:
+    """parquet_scan over `n_shares` consecutive shares of the row groups at
+    once, in the processes of `pool` (started beforehand: start-up untimed)."""
+    n_groups = pq.ParquetFile(path).num_row_groups
+    bounds = [n_groups * k // n_shares for k in range(n_shares + 1)]
+    shares = [(path, features, list(range(a, b)))
+              for a, b in zip(bounds[:-1], bounds[1:])]
+    pool.starmap(parquet_scan, shares, chunksize=1)
 
 
 def csv_scan(path: Path, features: list[str]) -> None:
@@ -250,16 +270,22 @@ def measurements(args, out: Path) -> list[dict]:
 
     add("parquet_scan", "parquet", args.rows,
         lambda: parquet_scan(parquet, features))
-    for batch_size in args.batch_sizes:
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        add("parquet_scan_2proc", "parquet", args.rows,
+            lambda: parquet_scan_in_processes(parquet, features, pool, 2))
+    for batch_size in () if args.fullbatch_only else args.batch_sizes:
         mapping = job(parquet, args.task, features, out, batch_size=batch_size)
         add(f"streamgd_b{batch_size}", "parquet", args.rows, streamgd_epoch(mapping))
-    add("streamgd_job_b256", "parquet", args.rows,
-        streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
+    if not args.fullbatch_only:
+        add("streamgd_job_b256", "parquet", args.rows,
+            streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
     for workers in () if args.no_dask else (1, 2):
         files, cached = fullbatch_pass_seconds(parquet, features, out, workers,
                                                args.repeats)
         record(f"dask_fullbatch_w{workers}", "parquet", args.rows, files)
         record(f"dask_cached_w{workers}", "parquet", args.rows, cached)
+    if args.fullbatch_only:
+        return results
     if _has_sklearn():
         add("sklearn_partial_fit", "parquet", args.rows,
             sklearn_partial_fit(parquet, args.task, features))
@@ -351,6 +377,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-dask", action="store_true",
                         help="skip the dask full-batch passes")
+    parser.add_argument("--fullbatch-only", action="store_true",
+                        help="only the Parquet scans and the dask passes over"
+                             " the Parquet file")
     args = parser.parse_args(argv)
     quick = args.quick
     args.rows = args.rows or (500_000 if quick else 4_000_000)

@@ -11,7 +11,7 @@ pyarrow takes to read the row group.
 
 The same arithmetic, in the same order, serves the three sources of a block:
 
-    Arrow columns (`dense_sums`)       scaled on the fly into one reused buffer
+    Arrow columns (`dense_sums`)       scaled once into a block (`scaled_columns`)
     a cached block (`block_sums`)      features stored scaled, one row per feature
     a decoded chunk (`GradientSums.of`) rows decoded under the missing-value
                                        policy, transposed into a block first
@@ -130,12 +130,12 @@ def dense_sums(
     features = decoder.dense_features(table)
     if features is None or table.num_rows == 0:
         return None
-    shift, scale = scaler.shift, scaler.scale
+    # scaled once, read twice: scaling each column again for the dot products
+    # took 1.4 of 3.4 ms of arithmetic per 65,536 x 20 row group (measured)
+    columns = scaled_columns(features, scaler)
 
     def column(j: int, buffer: np.ndarray) -> np.ndarray:
-        np.subtract(features[j], shift[j], out=buffer)
-        buffer /= scale[j]
-        return buffer
+        return columns[j]
 
     # NaN and infinities in any feature propagate into the margins' sum
     margins = _margins(column, table.num_rows, params)
@@ -147,6 +147,23 @@ def dense_sums(
         return None
     y, weight = target
     return _sums(column, margins, y, weight, loss, len(features))
+
+
+def scaled_columns(features: list[np.ndarray], scaler: Scaler) -> np.ndarray:
+    """The features scaled as the scaler scales them, one row per feature.
+
+    Args:
+        features: float64 arrays of shape (n_rows,), one per feature.
+
+    Returns:
+        float64 array of shape (n_features, n_rows), C-contiguous.
+    """
+    n_rows = len(features[0]) if features else 0
+    columns = np.empty((len(features), n_rows))
+    for j, feature in enumerate(features):
+        np.subtract(feature, scaler.shift[j], out=columns[j])
+        columns[j] /= scaler.scale[j]
+    return columns
 
 
 def _margins(column: ScaledColumn, n_rows: int, params: LinearParams) -> np.ndarray:

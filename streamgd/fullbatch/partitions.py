@@ -66,6 +66,42 @@ class Partition:
     column_names: tuple[str, ...] = ()
 
 
+class OpenParquet:
+    """The Parquet file a task reads, kept open across its run of partitions.
+
+    Opening reads and parses the footer, the metadata of every row group:
+    1.2 ms per row group read from a file of 31 row groups of 65,536 x 21 values
+    (measured), a sixth of the time to read and sum one. A task's partitions
+    are consecutive, so one file at a time is kept; the last one closes with
+    the task (`with`).
+    """
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._file: pq.ParquetFile | None = None
+
+    def file(self, path: str) -> pq.ParquetFile:
+        """The open file at `path`; the one open before is closed."""
+        if path != self._path or self._file is None:
+            self.close()
+            # no pre-buffering: it holds every range read in memory (see
+            # readers.parquet)
+            self._file = pq.ParquetFile(path, pre_buffer=False)
+            self._path = path
+        return self._file
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._path = self._file = None
+
+    def __enter__(self) -> OpenParquet:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class PartitionReader:
     """Reads the job's columns of a partition, one Arrow table at a time."""
@@ -73,15 +109,25 @@ class PartitionReader:
     plan: ColumnPlan
     csv: CsvOptions
 
-    def tables(self, partition: Partition) -> Iterator[tuple[ChunkRef, pa.Table]]:
+    def tables(
+        self, partition: Partition, parquet: OpenParquet | None = None
+    ) -> Iterator[tuple[ChunkRef, pa.Table]]:
         """(reference, table) of each block of the partition, in row order.
 
         The references carry the file and first row, so a decoding error names
         the row inside the file; CSV references carry no line numbers (the task
         does not count lines), so such errors name rows only.
+
+        Args:
+            parquet: the task's open Parquet file, to read several partitions
+                of one file without opening it again; None to open it here.
         """
         if partition.format == "parquet":
-            yield self._row_group(partition)
+            if parquet is not None:
+                yield self._row_group(partition, parquet)
+                return
+            with OpenParquet() as parquet:
+                yield self._row_group(partition, parquet)
             return
         first_row = 0
         if partition.byte_range is None:
@@ -111,16 +157,16 @@ class PartitionReader:
             raise type(error)(error.reason, file=error.file, column=error.column,
                               row=before + error.row) from None
 
-    def _row_group(self, partition: Partition) -> tuple[ChunkRef, pa.Table]:
+    def _row_group(
+        self, partition: Partition, parquet: OpenParquet
+    ) -> tuple[ChunkRef, pa.Table]:
         ref = ChunkRef(partition.file, partition.row_group or 0, partition.first_row,
                        partition.n_rows or 0)
-        # no pre-buffering: it holds every range read in memory (see
-        # readers.parquet); no pyarrow threads: dask already runs one task per
-        # worker thread, and nested threads only queue up behind each other
+        # no pyarrow threads: dask already runs one task per worker thread, and
+        # nested threads only queue up behind each other
         try:
-            with pq.ParquetFile(partition.file, pre_buffer=False) as parquet:
-                table = parquet.read_row_group(ref.index, columns=self.plan.names,
-                                               use_threads=False)
+            table = parquet.file(partition.file).read_row_group(
+                ref.index, columns=self.plan.names, use_threads=False)
         except (pa.ArrowInvalid, OSError) as error:
             raise DataError(
                 f"cannot read row group {ref.index} ({error}); was the file"

@@ -27,9 +27,11 @@ from dask import delayed
 
 from streamgd.errors import NonFiniteValueError
 from streamgd.fullbatch.gradient import (
-    GradientSums, ScaledBlock, block_sums, dense_sums,
+    GradientSums, ScaledBlock, block_sums, dense_sums, scaled_columns,
 )
-from streamgd.fullbatch.partitions import Partition, PartitionReader
+from streamgd.fullbatch.partitions import (
+    OpenParquet, Partition, PartitionReader,
+)
 from streamgd.model.labels import Key, collect_classes
 from streamgd.model.linear import LinearParams, Loss
 from streamgd.normalize import RunningStats, Scaler
@@ -118,10 +120,7 @@ class ScaledData:
         (the scaled values are the same either way)."""
         features = self.decoder.dense_features(table)
         if features is not None:
-            columns = np.empty((len(features), table.num_rows))
-            for j, feature in enumerate(features):
-                np.subtract(feature, self.scaler.shift[j], out=columns[j])
-                columns[j] /= self.scaler.scale[j]
+            columns = scaled_columns(features, self.scaler)
             with np.errstate(over="ignore", invalid="ignore"):
                 finite = np.isfinite(columns.sum())
             target = self.decoder.complete_target(table, ref) if finite else None
@@ -136,15 +135,19 @@ class ScaledData:
 
 
 def partition_sums(
-    data: ScaledData, partition: Partition, params: LinearParams, loss: Loss
+    data: ScaledData, partition: Partition, params: LinearParams, loss: Loss,
+    parquet: OpenParquet | None = None,
 ) -> GradientSums:
     """Gradient sums over a partition read from its file, block by block.
 
     A block of complete float64 columns is summed straight from them
     (`dense_sums`); any other block is decoded and scaled first.
+
+    Args:
+        parquet: the task's open Parquet file (`PartitionReader.tables`).
     """
     sums = GradientSums.empty(len(data.decoder.features))
-    for ref, table in data.reader.tables(partition):
+    for ref, table in data.reader.tables(partition, parquet):
         with data.reader.rows_in_file(partition):
             block = dense_sums(data.decoder, data.scaler, table, ref, params, loss)
             if block is None:
@@ -169,8 +172,11 @@ def cached_sums(
 def group_sums(
     partitions: list[Partition], data: ScaledData, params: LinearParams, loss: Loss
 ) -> list[GradientSums]:
-    """The gradient sums of each partition of a group, read from the files."""
-    return [partition_sums(data, partition, params, loss) for partition in partitions]
+    """The gradient sums of each partition of a group, read from the files; a
+    Parquet file is opened once for the partitions of the group in it."""
+    with OpenParquet() as parquet:
+        return [partition_sums(data, partition, params, loss, parquet)
+                for partition in partitions]
 
 
 def cached_group_sums(

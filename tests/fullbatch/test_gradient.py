@@ -10,7 +10,9 @@ from streamgd.fullbatch.gradient import (
     GradientSums, ScaledBlock, block_sums, dense_sums,
 )
 from streamgd.fullbatch.partitions import Partition, PartitionReader
-from streamgd.fullbatch.passes import ScaledData, cached_sums, partition_sums
+from streamgd.fullbatch.passes import (
+    ScaledData, cached_sums, group_sums, partition_sums,
+)
 from streamgd.model.labels import LabelMap
 from streamgd.model.linear import LinearParams
 from streamgd.model.losses import LOSSES
@@ -139,3 +141,30 @@ def test_cached_blocks_give_the_sums_of_the_files_for_mixed_blocks(tmp_path):
         from_cache = cached_sums(data.load(partition), params, loss)
         _assert_same(from_cache, from_files)
         assert from_files.n_rows == 100
+
+
+def test_a_group_read_through_one_open_file_gives_each_partitions_sums(tmp_path):
+    """`group_sums` over row groups of two files, column-summed and decoded
+    ones mixed, gives each partition's sums as read alone, bit for bit."""
+    table, X = _table(5, 230, weighted=True)
+    values = X[:, 1].copy().astype(object)
+    values[130] = None  # the second row group is decoded (imputed)
+    table = table.set_column(1, "b", pa.array(values, pa.float64()))
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    pq.write_table(table.slice(0, 150), paths[0], row_group_size=100)
+    pq.write_table(table.slice(150), paths[1], row_group_size=30)
+    partitions = [Partition(str(paths[0]), "parquet", g, 100 * g, n)
+                  for g, n in enumerate([100, 50])]
+    partitions += [Partition(str(paths[1]), "parquet", g, 30 * g, n)
+                   for g, n in enumerate([30, 30, 20])]
+
+    decoder = _decoder(True, "impute")
+    decoder.impute_values = X.mean(axis=0)
+    data = ScaledData(PartitionReader(decoder.plan, CsvOptions()), decoder,
+                      _scaler(X))
+    params, loss = LinearParams(np.array([0.2, 3.0, -0.5]), 0.1), LOSSES["linear"]
+    grouped = group_sums(partitions, data, params, loss)
+    assert len(grouped) == len(partitions)
+    for partition, sums in zip(partitions, grouped):
+        _assert_same(sums, partition_sums(data, partition, params, loss))
+    assert sum(sums.n_rows for sums in grouped) == 230

@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from streamgd.config import make_config
-from streamgd.errors import SchemaError
+from streamgd.errors import DataError, SchemaError
 from streamgd.fullbatch.partitions import (
-    Partition, list_partitions, partition_reader,
+    OpenParquet, Partition, list_partitions, partition_reader,
 )
 from streamgd.readers import column_plan
 from tests.helpers import write_csv
@@ -95,3 +95,49 @@ def test_tsv_partitions_are_read_with_a_tab_like_the_streaming_engine(tmp_path):
     ((_, read),) = list(partition_reader(config, plan).tables(partition))
     assert read.column("a").to_pylist() == [1.5, 4.0]
     assert read.column("y").to_pylist() == [3.0, 6.0]
+
+
+def _row_group_file(path, first, n_rows, group_rows):
+    values = np.arange(first, first + n_rows, dtype=float)
+    pq.write_table(pa.table({"a": values, "b": -values, "y": 2 * values}), path,
+                   row_group_size=group_rows)
+
+
+def test_one_open_file_serves_a_run_of_partitions_across_files(tmp_path):
+    """Partitions of two files read through one `OpenParquet` give the tables
+    read one by one; a file stays open while its partitions follow each other
+    and is closed when the run moves on to the next file."""
+    _row_group_file(tmp_path / "a.parquet", 0, 25, 10)
+    _row_group_file(tmp_path / "b.parquet", 100, 7, 3)
+    config = _config([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    plan = column_plan(config)
+    reader = partition_reader(config, plan)
+    partitions = list_partitions(config, plan)
+
+    with OpenParquet() as parquet:
+        together = [block for p in partitions for block in reader.tables(p, parquet)]
+        first = parquet.file(partitions[0].file)
+        assert parquet.file(partitions[0].file) is first
+        parquet.file(partitions[-1].file)
+        assert first.closed
+    alone = [block for p in partitions for block in reader.tables(p)]
+    assert [ref for ref, _ in together] == [ref for ref, _ in alone]
+    assert all(a.equals(b) for (_, a), (_, b) in zip(together, alone))
+    assert sum(table.num_rows for _, table in together) == 32
+
+
+def test_a_row_group_gone_from_its_file_is_an_error_naming_the_file(tmp_path):
+    """A file rewritten shorter after the partitions were listed: reading a row
+    group it no longer has names the file and suggests the cause."""
+    path = tmp_path / "d.parquet"
+    _row_group_file(path, 0, 30, 10)
+    config = _config([path])
+    plan = column_plan(config)
+    partitions = list_partitions(config, plan)
+    _row_group_file(path, 0, 10, 10)
+    reader = partition_reader(config, plan)
+    with OpenParquet() as parquet:
+        list(reader.tables(partitions[0], parquet))
+        with pytest.raises(DataError, match=r"d\.parquet: cannot read row group"
+                                            r" 2 .*changed or removed"):
+            list(reader.tables(partitions[2], parquet))
