@@ -201,6 +201,73 @@ def gradient_runs(draw, max_features: int = 4, max_steps: int = 6) -> dict:
             "fit_intercept": draw(st.booleans()), "steps": steps}
 
 
+# ---------------------------------------------------------------- cost logs
+
+# how a block's update costs are drawn: costs over twelve orders of magnitude
+# make the order of additions show in the sums' last bits; zeros (-0.0 among
+# them) and zero weights give windows of nothing; inf and NaN a diverging run
+COST_KINDS = ("ordinary", "spread", "zeros", "blown_up")
+# longer than the longest window (1000), so a block's windows end in it
+MAX_BLOCK_UPDATES = 2500
+
+
+@st.composite
+def update_blocks(draw, max_blocks: int = 6) -> dict:
+    """A run of update blocks as the engine hands them to the cost log.
+
+    Returns {"log_every", "update_count", "rows_seen", "epoch_sums" (where the
+    log stands, as at the start or after a resume), "blocks": [(costs,
+    weights, rows, learning_rates), ...] (float64 arrays of one length per
+    block, 0, 1, a few or MAX_BLOCK_UPDATES updates)}.
+    """
+    rng = np.random.default_rng(draw(seeds()))
+    size = st.one_of(st.sampled_from([0, 1, 999, 1000, 1001]),
+                     st.integers(0, 40), st.integers(0, MAX_BLOCK_UPDATES))
+    blocks = []
+    for n_updates in draw(st.lists(size, min_size=1, max_size=max_blocks)):
+        kind = draw(st.sampled_from(COST_KINDS))
+        blocks.append((_block_costs(rng, kind, n_updates),
+                       *_block_weights_and_rows(rng, draw(st.booleans()), n_updates),
+                       rng.uniform(1e-4, 1.0, n_updates)))
+    resumed = draw(st.booleans())
+    return {
+        "log_every": draw(st.one_of(st.just(1), st.integers(1, 40),
+                                    st.integers(1, 3000))),
+        "update_count": draw(st.integers(0, 10**6)) if resumed else 0,
+        "rows_seen": draw(st.integers(0, 10**9)) if resumed else 0,
+        "epoch_sums": (np.array([rng.uniform(0, 1e6), rng.uniform(1, 1e6)])
+                       if resumed else np.zeros(2)),
+        "blocks": blocks,
+    }
+
+
+def _block_costs(rng: np.random.Generator, kind: str, n_updates: int) -> np.ndarray:
+    """Update costs of one kind (see COST_KINDS)."""
+    if kind == "ordinary":
+        return rng.uniform(0, 5, n_updates)
+    costs = 10.0 ** rng.uniform(-6, 6, n_updates)
+    if kind == "zeros":
+        costs[rng.random(n_updates) < 0.5] = 0.0
+        costs[rng.random(n_updates) < 0.2] = -0.0
+    elif kind == "blown_up":
+        costs[rng.random(n_updates) < 0.02] = np.inf
+        costs[rng.random(n_updates) < 0.01] = np.nan
+    return costs
+
+
+def _block_weights_and_rows(
+    rng: np.random.Generator, weighted: bool, n_updates: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total weights and rows of a block's batches: 1 row of weight 1 each, or
+    batches of up to 64 rows and weights with some exact zeros."""
+    if not weighted:
+        return np.ones(n_updates), np.ones(n_updates)
+    rows = rng.integers(1, 65, n_updates).astype(np.float64)
+    weights = rows * rng.uniform(0, 3, n_updates)
+    weights[rng.random(n_updates) < 0.1] = 0.0
+    return weights, rows
+
+
 # ---------------------------------------------------------------- tables on disk
 
 # Arrow types a feature column may have; booleans and float32 are read from

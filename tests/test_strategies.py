@@ -115,3 +115,30 @@ def test_gradient_runs_are_consistent_and_finite(run):
         assert step["weights"].shape == (n_features,)
         assert step["X"].shape[1] == n_features and step["X"].shape[0] >= 1
         assert np.isfinite(step["X"]).all() and 1e-3 <= step["learning_rate"] <= 1
+
+
+@given(strategies.update_blocks())
+def test_update_blocks_hold_one_length_per_block(run):
+    """Each block's four arrays are float64 of one length; weights are never
+    negative and every batch has a row."""
+    assert run["log_every"] >= 1 and run["epoch_sums"].shape == (2,)
+    for costs, weights, rows, rates in run["blocks"]:
+        assert len({len(costs), len(weights), len(rows), len(rates)}) == 1
+        assert all(a.dtype == np.float64 for a in (costs, weights, rows, rates))
+        assert (weights >= 0).all() and (rows >= 1).all()
+
+
+def test_update_blocks_reach_the_edges():
+    """Blocks past the longest window, empty blocks, -0.0 costs, infinite costs,
+    zero weights and resumed logs are all generated."""
+    def has(test):
+        # found as a bool: the run itself is too long to show
+        hits = strategies.update_blocks().map(lambda run: any(
+            test(*block) for block in run["blocks"]) and run["update_count"] > 0)
+        return find(hits, bool, settings=FIRST_HIT)
+
+    assert has(lambda costs, *rest: len(costs) > 1000)
+    assert has(lambda costs, *rest: len(costs) == 0)
+    assert has(lambda costs, *rest: np.signbit(costs).any())
+    assert has(lambda costs, *rest: np.isinf(costs).any())
+    assert has(lambda costs, weights, *rest: (weights == 0).any())

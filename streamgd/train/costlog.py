@@ -14,7 +14,9 @@ an "epoch" record). Epochs are numbered from 1 in the file, as in the training
 summary and the progress display; the engines pass their 0-based epoch index. A log
 begun by an earlier version (numbered from 0) keeps that numbering when a run
 resumes it, so it is never mixed. Windows shorter than their length at the start of
-a run average what there is.
+a run average what there is. The sums behind the averages are taken a block at
+a time, by one compiled pass when numba is installed (`train.costsums`: the
+same bits as numpy's).
 
 The file grows under a hidden partial name and is renamed into place when the run
 completes (`atomic.AppendFile`), so the previous run's log stays whole until then.
@@ -35,8 +37,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from streamgd.atomic import AppendFile
+from streamgd.train.costsums import WINDOWS, block_sums
 
-WINDOWS = (10, 100, 1000)
+# the averages of a record, in the order `costsums.BlockSums.averages` has them
+_AVERAGE_KEYS = (*(f"cost_{window}" for window in WINDOWS), "cost_epoch")
 
 
 class Progress(Protocol):
@@ -145,38 +149,27 @@ class CostLog:
         made in epoch `epoch` (0-based)."""
         if len(costs) == 0:
             return
-        full_cost = np.concatenate([self._tail_cost, costs])
-        full_weight = np.concatenate([self._tail_weight, weights])
-        cost_sums = np.concatenate([[0.0], np.cumsum(full_cost * full_weight)])
-        weight_sums = np.concatenate([[0.0], np.cumsum(full_weight)])
-        epoch_costs = self._epoch_sums[0] + np.cumsum(costs * weights)
-        epoch_weights = self._epoch_sums[1] + np.cumsum(weights)
-        rows_seen = self.rows_seen + np.cumsum(rows)
+        sums = block_sums(
+            self._tail_cost, self._tail_weight, costs, weights, rows,
+            self._epoch_sums, self.rows_seen, self.update_count, self.log_every,
+        )
 
         # a record at every multiple of log_every among this block's updates
-        first = self.update_count + 1
-        updates = np.arange(first, first + len(costs))
-        for k in np.flatnonzero(updates % self.log_every == 0):
-            end = len(self._tail_cost) + k + 1
-            record = {"kind": "update", "epoch": epoch + self._epoch_base,
-                      "update": int(updates[k]),
-                      "rows_seen": int(rows_seen[k])}
-            for window in WINDOWS:
-                start = max(0, end - window)
-                record[f"cost_{window}"] = _ratio(
-                    cost_sums[end] - cost_sums[start],
-                    weight_sums[end] - weight_sums[start],
-                )
-            record["cost_epoch"] = _ratio(epoch_costs[k], epoch_weights[k])
-            record["learning_rate"] = float(learning_rates[k])
+        first, written = self.update_count + 1, epoch + self._epoch_base
+        for position, averages, rows_seen in zip(
+            sums.positions.tolist(), sums.averages.tolist(), sums.rows_seen.tolist()
+        ):
+            record = {"kind": "update", "epoch": written,
+                      "update": first + position, "rows_seen": int(rows_seen)}
+            record.update(zip(_AVERAGE_KEYS, averages))
+            record["learning_rate"] = float(learning_rates[position])
             self._write(record)
 
         # keep what the next block's windows need
-        keep = WINDOWS[-1] - 1
-        self._tail_cost, self._tail_weight = full_cost[-keep:], full_weight[-keep:]
-        self._epoch_sums = np.array([epoch_costs[-1], epoch_weights[-1]])
+        self._tail_cost, self._tail_weight = sums.tail_cost, sums.tail_weight
+        self._epoch_sums = sums.epoch_sums
         self.update_count += len(costs)
-        self.rows_seen = int(rows_seen[-1])
+        self.rows_seen = sums.rows_seen_after
 
     def end_epoch(self, epoch: int, learning_rate: float) -> dict[str, Any]:
         """Write the record of epoch `epoch` (0-based) and start the next epoch's
