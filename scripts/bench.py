@@ -4,6 +4,7 @@
     python scripts/bench.py --quick         # about a minute
     python scripts/bench.py --json out.json --repeats 5
     python scripts/bench.py --quick --fullbatch-only   # scans and dask passes
+    python scripts/bench.py --quick --only csv --no-dask   # the CSV rows only
 
 Everything is measured in one run, on the same files, and reported as rows per
 second and as a ratio to the raw scan of the same format in the same run (the
@@ -260,8 +261,12 @@ def measurements(args, out: Path) -> list[dict]:
                       args.data, "csv")
     results = []
 
+    def wanted(file_format: str) -> bool:
+        return args.only in (None, file_format)
+
     def add(name: str, file_format: str, n_rows: int, run):
-        record(name, file_format, n_rows, timed(run, args.repeats))
+        if wanted(file_format):
+            record(name, file_format, n_rows, timed(run, args.repeats))
 
     def record(name: str, file_format: str, n_rows: int, seconds: float):
         results.append({"name": name, "format": file_format, "rows": n_rows,
@@ -270,26 +275,28 @@ def measurements(args, out: Path) -> list[dict]:
 
     add("parquet_scan", "parquet", args.rows,
         lambda: parquet_scan(parquet, features))
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        add("parquet_scan_2proc", "parquet", args.rows,
-            lambda: parquet_scan_in_processes(parquet, features, pool, 2))
-    for batch_size in () if args.fullbatch_only else args.batch_sizes:
+    if wanted("parquet"):
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            add("parquet_scan_2proc", "parquet", args.rows,
+                lambda: parquet_scan_in_processes(parquet, features, pool, 2))
+    parquet_epochs = wanted("parquet") and not args.fullbatch_only
+    for batch_size in args.batch_sizes if parquet_epochs else ():
         mapping = job(parquet, args.task, features, out, batch_size=batch_size)
         add(f"streamgd_b{batch_size}", "parquet", args.rows, streamgd_epoch(mapping))
     if not args.fullbatch_only:
         add("streamgd_job_b256", "parquet", args.rows,
             streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
-    for workers in () if args.no_dask else (1, 2):
+    for workers in () if args.no_dask or not wanted("parquet") else (1, 2):
         files, cached = fullbatch_pass_seconds(parquet, features, out, workers,
                                                args.repeats)
         record(f"dask_fullbatch_w{workers}", "parquet", args.rows, files)
         record(f"dask_cached_w{workers}", "parquet", args.rows, cached)
     if args.fullbatch_only:
         return results
-    if _has_sklearn():
+    if wanted("parquet") and _has_sklearn():
         add("sklearn_partial_fit", "parquet", args.rows,
             sklearn_partial_fit(parquet, args.task, features))
-    if _has_vowpalwabbit():
+    if wanted("parquet") and _has_vowpalwabbit():
         cache = bench_vw.build_vw_cache(
             bench_vw.write_vw_text(parquet, features, args.task), args.task)
         for name, sgd in (("vw_cache", False), ("vw_cache_sgd", True)):
@@ -299,8 +306,10 @@ def measurements(args, out: Path) -> list[dict]:
     add("csv_scan", "csv", args.csv_rows, lambda: csv_scan(csv, features))
     csv_job = job(csv, args.task, features, out, batch_size=256)
     add("streamgd_csv_job_b256", "csv", args.csv_rows, streamgd_job(csv_job))
-    add("streamgd_csv_epoch_b256", "csv", args.csv_rows, streamgd_epoch(csv_job))
-    for workers in () if args.no_dask else (2,):
+    if wanted("csv"):
+        add("streamgd_csv_epoch_b256", "csv", args.csv_rows,
+            streamgd_epoch(csv_job))
+    for workers in () if args.no_dask or not wanted("csv") else (2,):
         files, cached = fullbatch_pass_seconds(csv, features, out, workers,
                                                args.repeats)
         record(f"dask_csv_fullbatch_w{workers}", "csv", args.csv_rows, files)
@@ -375,6 +384,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=data.DEFAULT_OUT,
                         help="folder for the generated files")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--only", choices=("parquet", "csv"),
+                        help="time the benchmarks of one format only")
     parser.add_argument("--no-dask", action="store_true",
                         help="skip the dask full-batch passes")
     parser.add_argument("--fullbatch-only", action="store_true",
