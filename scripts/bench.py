@@ -37,8 +37,9 @@ files are in the page cache (warm) and compiled kernels are compiled.
     csv_scan            pyarrow's streaming CSV reader into float64 arrays
     streamgd_csv_job    `streamgd.train` with one epoch on the CSV file
     streamgd_csv_epoch_b256
-                        one epoch after the first: read from the typed cache the
-                        job writes while parsing (statistics pass not in it)
+                        one epoch after the first: read from the cache the job
+                        writes while parsing (the decoded rows, for this job;
+                        statistics pass not in it)
     dask_fullbatch_wN   one full-batch gradient pass (streamgd.fullbatch) over
                         the Parquet file from the files, on a local dask cluster
                         of N worker processes on 127.0.0.1 (`--no-dask` skips)
@@ -75,10 +76,10 @@ import make_bench_data as data  # noqa: E402
 import streamgd  # noqa: E402
 from streamgd.atomic import write_atomic  # noqa: E402
 from streamgd.config import make_config  # noqa: E402
-from streamgd.readers import column_plan, open_source  # noqa: E402
+from streamgd.readers import column_plan  # noqa: E402
 from streamgd.train.costlog import CostLog  # noqa: E402
 from streamgd.train.loop import Engine  # noqa: E402
-from streamgd.train.prepare import prepare  # noqa: E402
+from streamgd.train.prepare import open_and_prepare  # noqa: E402
 
 BATCH_SIZES = (1, 32, 256, 4096)
 
@@ -153,12 +154,12 @@ OPEN_SOURCES: list = []
 
 
 def streamgd_epoch(mapping: dict) -> Callable[[], None]:
-    """One epoch of a prepared engine (the statistics pass is done beforehand)."""
+    """One epoch of a prepared engine (the statistics pass is done beforehand,
+    as a job does it: a CSV source then keeps the decoded rows if it can)."""
     config = make_config(mapping)
     plan = column_plan(config)
-    source = open_source(config, plan)
+    source, prepared = open_and_prepare(config, plan)
     OPEN_SOURCES.append(source)
-    prepared = prepare(config, source, plan)
 
     def run() -> None:
         engine = Engine(config, prepared)

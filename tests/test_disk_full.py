@@ -2,9 +2,11 @@
 
 The disk is made full by an fsync that fails with ENOSPC for the files whose
 name holds a given text (the kernel's answer on a full file system), or, for
-the CSV cache that pyarrow writes, by pointing the cache at /dev/full.
+the CSV cache that pyarrow writes and the decoded rows beside it, by pointing
+the file at /dev/full.
 """
 
+import builtins
 import errno
 import os
 
@@ -16,6 +18,7 @@ import streamgd
 from streamgd import atomic
 from streamgd.cli import main
 from streamgd.errors import OutputWriteError
+from streamgd.readers import decoded
 from tests.helpers import write_csv
 
 
@@ -98,3 +101,21 @@ def test_a_read_error_inside_a_writer_is_not_called_a_write_error(tmp_path):
             stream.write("a")
             open(tmp_path / "missing")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_disk_full_in_the_decoded_rows_names_them(job, tmp_path, monkeypatch):
+    """The decoded rows a CSV job keeps beside its cache, on a full disk: named,
+    with data.cache_dir as the way out, and the cache folder removed."""
+    real = builtins.open
+
+    def full(path, mode="r", **kwargs):
+        return real("/dev/full" if "w" in mode else path, mode, **kwargs)
+
+    monkeypatch.setattr(decoded, "open", full, raising=False)
+    job["data"]["cache_dir"] = str(tmp_path / "cache")
+    with pytest.raises(OutputWriteError) as caught:
+        streamgd.train(job)
+    message = str(caught.value)
+    assert "decoded.bin: no space left on device" in message
+    assert "set data.cache_dir to a folder with room" in message
+    assert list((tmp_path / "cache").iterdir()) == []

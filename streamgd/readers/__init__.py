@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pyarrow as pa
 
@@ -12,6 +12,9 @@ from streamgd.readers.chunks import ChunkRef, ColumnPlan, Source
 from streamgd.readers.csv import CsvOptions, CsvSource
 from streamgd.readers.files import DataFile, is_tab_separated, resolve_files
 from streamgd.readers.parquet import ParquetSource
+
+if TYPE_CHECKING:  # readers.decode imports model.labels, which imports readers
+    from streamgd.readers.decode import Chunk, Decoder
 
 __all__ = [
     "ChunkRef", "ColumnPlan", "CsvOptions", "DataFile", "Source",
@@ -67,17 +70,19 @@ def csv_options(config: Config, files: list[DataFile] | None = None) -> CsvOptio
 
 def open_source(
     config: Config, plan: ColumnPlan | None = None,
-    observe: Callable[[ChunkRef, pa.Table], None] | None = None,
+    observe: Callable[[ChunkRef, pa.Table], Chunk | None] | None = None,
+    decoded_by: Decoder | None = None,
 ) -> Source:
     """The job's data as chunks readable in any order.
 
     CSV files are parsed once here into a typed cache (see `readers.csv`); call
     `close()` on the result to remove it. `observe`, if given, is shown each
-    CSV block as it is parsed (see `CsvSource`); a Parquet source ignores it.
+    CSV block as it is parsed, and the chunks it returns are kept when
+    `decoded_by` is given (see `CsvSource`); a Parquet source ignores both.
     """
     plan = plan or column_plan(config)
     files = resolve_files(config["data.paths"], config["data.format"])
     if files[0].format == "parquet":
         return ParquetSource(files, plan, config["data.empty_files"])
     return CsvSource(files, plan, csv_options(config, files), config["data.cache_dir"],
-                     observe)
+                     observe, decoded_by)

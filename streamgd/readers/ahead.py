@@ -21,8 +21,9 @@ from streamgd.readers.decode import Chunk, Decoder
 
 def read_chunks(
     source: Source, refs: list[ChunkRef], decoder: Decoder, depth: int = 0
-) -> Iterator[tuple[ChunkRef, pa.Table, Chunk]]:
-    """Each chunk of `refs` in turn: its reference, table and decoded rows.
+) -> Iterator[tuple[ChunkRef, pa.Table | None, Chunk]]:
+    """Each chunk of `refs` in turn: its reference, table and decoded rows
+    (the table None where the source kept the rows decoded; see `_read`).
 
     Args:
         source: where the chunks are read from.
@@ -54,6 +55,13 @@ def read_chunks(
 
 def _read(
     source: Source, decoder: Decoder, ref: ChunkRef
-) -> tuple[ChunkRef, pa.Table, Chunk]:
+) -> tuple[ChunkRef, pa.Table | None, Chunk]:
+    """The chunk's table and rows; the table is None when the source kept the
+    rows decoded by `decoder` (a CSV source, see `readers.decoded`), which it
+    does only for jobs that need no table after decoding."""
+    decoded = getattr(source, "decoded", None)
+    chunk = None if decoded is None else decoded(ref, decoder)
+    if chunk is not None:
+        return ref, None, chunk
     table = source.read(ref)
     return ref, table, decoder.decode(table, ref)

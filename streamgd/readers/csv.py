@@ -9,7 +9,9 @@ A CSV file has no index: its blocks can only be read in order. To let the epoch
 shuffle permute chunks, the first pass writes the parsed blocks to an Arrow IPC file
 in a temporary folder (Vowpal Wabbit's cache file plays the same part); each later
 epoch reads blocks from it in any order, several times faster than parsing again.
-The cache costs 8 bytes per value on disk and is removed when the source closes.
+The cache costs 8 bytes per value on disk (twice that for a training job that
+also keeps its decoded rows, see `readers.decoded`) and is removed when the
+source closes.
 The parse runs in a thread, a few blocks ahead of the statistics pass and the
 cache write (the parser releases the GIL and keeps to one core: the second core
 does the rest); the blocks reach them in file order all the same.
@@ -37,7 +39,7 @@ from contextlib import closing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +51,9 @@ from streamgd.errors import DataError, SchemaError
 from streamgd.outputs import check_folder
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
 from streamgd.readers.files import COMPRESSIONS, DataFile, skip_empty
+
+if TYPE_CHECKING:  # readers.decode imports model.labels, which imports readers
+    from streamgd.readers.decode import Chunk, Decoder
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +115,7 @@ def _running(pid: int) -> bool:
 # `_parsed_ahead`): each costs its memory, about block_size of typed values
 PARSE_AHEAD = 2
 
-CACHE_HINT = ("the typed CSV cache takes 8 bytes per value: set data.cache_dir"
+CACHE_HINT = ("the typed CSV cache takes 8 to 16 bytes per value: set data.cache_dir"
               " to a folder with room for it")
 
 
@@ -123,7 +128,8 @@ class CsvSource:
         plan: ColumnPlan,
         options: CsvOptions,
         cache_dir: str | None = None,
-        observe: Callable[[ChunkRef, pa.Table], None] | None = None,
+        observe: Callable[[ChunkRef, pa.Table], Chunk | None] | None = None,
+        decoded_by: Decoder | None = None,
     ) -> None:
         """Parse `files` into the cache.
 
@@ -132,6 +138,9 @@ class CsvSource:
                 before it is cached (the statistics pass, so that it needs no
                 second read). Its errors end the parse; one that names a line
                 keeps it only if every row of the file is one line.
+            decoded_by: the decoder whose chunks `observe` returns; they are
+                kept (see `readers.decoded`) and `decoded` gives them back. The
+                caller vouches that the decoder decodes no differently later.
         """
         self.plan = plan
         self.options = options
@@ -145,9 +154,17 @@ class CsvSource:
         self._readers: dict[str, pa.ipc.RecordBatchFileReader] = {}
         self._handles: list[pa.NativeFile] = []
         self._lock = threading.Lock()
+        self._decoded = None
+        if decoded_by is not None:
+            from streamgd.readers.decoded import DecodedChunks
+
+            self._decoded = DecodedChunks(Path(self._folder) / "decoded.bin",
+                                          decoded_by, CACHE_HINT)
         try:
             for number, file in enumerate(files):
                 self._cache(file.path, Path(self._folder) / f"{number}.arrow")
+            if self._decoded is not None:
+                self._decoded.finish()
         except BaseException:
             self.close()
             raise
@@ -200,7 +217,9 @@ class CsvSource:
                 ref = ChunkRef(path, len(refs), first_row, batch.num_rows,
                                first_line + first_row)
                 if self._observe is not None:
-                    self._observed(ref, pa.Table.from_batches([batch]))
+                    chunk = self._observed(ref, pa.Table.from_batches([batch]))
+                    if self._decoded is not None and chunk is not None:
+                        self._decoded.add(ref, chunk)
                 writer.write_batch(batch)
                 refs.append(ref)
                 first_row += batch.num_rows
@@ -208,7 +227,7 @@ class CsvSource:
             counter.read_to_end()
         return refs
 
-    def _observed(self, ref: ChunkRef, table: pa.Table) -> None:
+    def _observed(self, ref: ChunkRef, table: pa.Table) -> Chunk | None:
         """Hand a block to `observe`; a line in its error is checked first.
 
         The lines of the rows are only known to be right once the whole file is
@@ -216,12 +235,18 @@ class CsvSource:
         pays for that count.
         """
         try:
-            self._observe(ref, table)
+            return self._observe(ref, table)
         except DataError as error:
             if error.line is None or _lines_are_rows(ref.file, self.options):
                 raise
             raise type(error)(error.reason, file=error.file, column=error.column,
                               row=error.row) from None
+
+    def decoded(self, ref: ChunkRef, decoder: Decoder) -> Chunk | None:
+        """The chunk as `decoder` decodes it, if kept (see `decoded_by`)."""
+        if self._decoded is None:
+            return None
+        return self._decoded.read(ref, decoder)
 
     def read(self, ref: ChunkRef) -> pa.Table:
         # one reader per file, shared by the threads that read ahead
@@ -246,6 +271,8 @@ class CsvSource:
         return reader
 
     def close(self) -> None:
+        if self._decoded is not None:
+            self._decoded.close()
         for handle in self._handles:
             handle.close()
         self._handles.clear()

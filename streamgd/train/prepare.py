@@ -142,12 +142,16 @@ def open_and_prepare(
     """The job's source, and its statistics pass done as early as it can be.
 
     A CSV source hands each block to the pass as it parses it, before writing
-    it to its cache: the pass then needs no second read of the data. A Parquet
-    source is read once more, as by `prepare`. The source is closed if the pass
-    fails; otherwise the caller closes it.
+    it to its cache: the pass then needs no second read of the data. When the
+    pass's decoding is final (`keeps_decoded`), the source also keeps the
+    decoded chunks for the epochs. A Parquet source is read once more, as by
+    `prepare`. The source is closed if the pass fails; otherwise the caller
+    closes it.
     """
     statistics = StatisticsPass(config, plan, progress)
-    source = open_source(config, plan, observe=statistics.add)
+    decoded_by = statistics.decoder if keeps_decoded(config, statistics) else None
+    source = open_source(config, plan, observe=statistics.add,
+                         decoded_by=decoded_by)
     try:
         if statistics.n_chunks < len(source.chunks):  # the source did not observe
             for ref in source.chunks:
@@ -156,6 +160,18 @@ def open_and_prepare(
     except BaseException:
         source.close()
         raise
+
+
+def keeps_decoded(config: Config, statistics: StatisticsPass) -> bool:
+    """Whether the chunks the pass decodes are those the epochs train on.
+
+    Not when the pass learns what decoding needs (the classes of a text target,
+    the means `data.missing: impute` fills in: `finish_preparation` sets them
+    on the decoder), nor when the epochs need the table itself (the rows
+    `validation.holdout` draws by key).
+    """
+    return (not statistics.needs_classes and config["data.missing"] != "impute"
+            and config["validation.holdout"] == 0)
 
 
 class StatisticsPass:
@@ -180,8 +196,9 @@ class StatisticsPass:
         self.thresholded = self.decoder.labels is not None
         self.positives = self.held_out = 0
 
-    def add(self, ref: ChunkRef, table: pa.Table) -> None:
-        """Check one chunk and add it to the counts and statistics.
+    def add(self, ref: ChunkRef, table: pa.Table) -> Chunk:
+        """Check one chunk and add it to the counts and statistics; its rows
+        as decoded (without the target when the classes are still unknown).
 
         Raises:
             DataError: a bad value, naming file, column, row (and line).
@@ -211,6 +228,7 @@ class StatisticsPass:
         self.files[ref.file] = None
         if self.report is not None:
             self.report(self.n_rows + self.n_dropped)
+        return chunk
 
     def finish(self) -> Prepared:
         """What the pass learned; see `finish_preparation`."""

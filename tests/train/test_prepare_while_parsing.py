@@ -1,14 +1,20 @@
 """The statistics pass of a CSV job runs while the file is parsed, exactly."""
 
+import importlib
+
 import numpy as np
 import pytest
 
+import streamgd
 from streamgd.config import make_config
 from streamgd.errors import NonFiniteValueError
 from streamgd.readers import column_plan, open_source
 from streamgd.readers.csv import CsvSource
-from streamgd.train.prepare import open_and_prepare, prepare
-from tests.helpers import write_csv, write_parquet
+from streamgd.train.prepare import decoder_for, open_and_prepare, prepare
+from tests.helpers import job, write_csv, write_parquet
+
+# the module, not the function streamgd.train re-exports under its package name
+prepare_module = importlib.import_module("streamgd.train.prepare")
 
 
 def _config(path, tmp_path, **data):
@@ -80,3 +86,85 @@ def test_a_line_is_not_named_when_rows_and_lines_differ(tmp_path, blank_line_at)
     with pytest.raises(NonFiniteValueError, match=r"row 300: ") as caught:
         open_and_prepare(config, column_plan(config))
     assert caught.value.line is None
+
+
+def _write_with_gaps(path, n=400):
+    """A CSV file with empty x2 values in 4 rows (dropped) and a weight."""
+    columns = _columns(n)
+    columns["x2"][[7, 150, 151, n - 1]] = np.nan
+    write_csv(path, columns)
+    path.write_text(path.read_text().replace("nan", ""))
+    return path
+
+
+@pytest.mark.parametrize("weight", [None, "w"])
+def test_kept_chunks_are_those_the_epochs_would_decode(tmp_path, weight):
+    """The decoded chunks a CSV source keeps equal decoding its cache, rows
+    dropped for missing values and sample weights included."""
+    path = _write_with_gaps(tmp_path / "d.csv")
+    config = _config(path, tmp_path, weight=weight, missing="drop")
+    source, prepared = open_and_prepare(config, column_plan(config))
+    decoder = prepared.decoder
+    assert len(source.chunks) > 5
+    dropped = 0
+    for ref in source.chunks:
+        kept = source.decoded(ref, decoder)
+        fresh = decoder.decode(source.read(ref), ref)
+        for name in ("X", "y", "weight", "kept"):
+            expected = getattr(fresh, name)
+            if expected is None:
+                assert getattr(kept, name) is None
+            else:
+                np.testing.assert_array_equal(getattr(kept, name), expected)
+                assert getattr(kept, name).dtype == expected.dtype
+        assert kept.n_dropped == fresh.n_dropped
+        dropped += kept.n_dropped
+    assert dropped == 4
+    assert source.decoded(source.chunks[0], decoder_for(config, column_plan(config))) \
+        is None
+    source.close()
+
+
+@pytest.mark.parametrize("setting", [
+    {"model": {"type": "logistic"}},  # the classes are learned by the pass
+    {"data": {"missing": "impute"}},  # so are the means filled in
+    {"validation": {"holdout": 0.2}},  # the epochs draw rows from the table
+])
+def test_chunks_are_not_kept_when_the_pass_changes_the_decoding(tmp_path, setting):
+    columns = _columns()
+    columns["y"] = np.where(columns["x2"] > 0, "up", "down")
+    path = write_csv(tmp_path / "d.csv", columns)
+    mapping = {
+        "data": {"paths": [str(path)], "features": ["x1", "x2"], "target": "y",
+                 "csv": {"block_size": 1024}},
+        "model": {"type": "logistic"}, "output": {"dir": str(tmp_path / "out")},
+    }
+    for section, values in setting.items():
+        mapping.setdefault(section, {}).update(values)
+    config = make_config(mapping)
+    source, prepared = open_and_prepare(config, column_plan(config))
+    assert all(source.decoded(ref, prepared.decoder) is None
+               for ref in source.chunks)
+    source.close()
+
+
+def test_training_from_kept_chunks_is_bit_for_bit_the_same(tmp_path, monkeypatch):
+    """A job trained from the kept chunks writes the model and cost log that
+    decoding the cache again gives."""
+    path = _write_with_gaps(tmp_path / "d.csv", 3000)
+    results = []
+    for keep in (True, False):
+        monkeypatch.setattr(prepare_module, "keeps_decoded",
+                            lambda config, statistics, keep=keep: keep)
+        out = tmp_path / f"out-{keep}"
+        result = streamgd.train(job(
+            [path], ["x1", "x2"], out, data__weight="w", data__missing="drop",
+            data__csv__block_size=2048, optimizer__max_epochs=3,
+            optimizer__batch_size=16, shuffle__buffer_rows=500))
+        records = [{k: v for k, v in record.items() if k != "elapsed"}
+                   for record in result.records]
+        results.append((result.model.params, records))
+    (kept_params, kept_log), (fresh_params, fresh_log) = results
+    np.testing.assert_array_equal(kept_params.weights, fresh_params.weights)
+    assert kept_params.intercept == fresh_params.intercept
+    assert kept_log == fresh_log
