@@ -160,8 +160,8 @@ FIELDS: tuple[Field, ...] = (
     Field("data.csv.block_size", int, 1 << 20,
           "bytes per CSV block; a block is one chunk of the shuffle",
           check=_block_size),
-    Field("data.read_ahead", int, 1,
-          "chunks read ahead in a background thread while training (0: none)",
+    Field("data.read_ahead", int, 2,
+          "chunks read ahead while training, by up to 2 threads (0: none)",
           check=_non_negative),
     # preprocessing
     Field("preprocess.scaler", str, "standard", "input rescaling",

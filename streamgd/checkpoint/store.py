@@ -26,7 +26,9 @@ from streamgd.train.prepare import PreparedSummary
 from streamgd.train.state import TrainState
 
 FORMAT = "streamgd-checkpoint"
-VERSION = 1
+# 2: rows inside a chunk are ordered by the chunk's own generator, keyed by
+# the epoch (`EpochPosition.chunk_key`): a version 1 run cannot be continued
+VERSION = 2
 META = "meta.json"
 
 
@@ -76,7 +78,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(
             f"{path} is a checkpoint of format {meta.get('format')!r} version"
-            f" {meta.get('version')!r}; this streamgd reads {FORMAT!r} {VERSION}"
+            f" {meta.get('version')!r}; this streamgd reads {FORMAT!r} {VERSION};"
+            " train again without --resume"
         )
     try:
         content = {key: decode(value, arrays) for key, value in meta["content"].items()}

@@ -1,27 +1,37 @@
-"""Chunks read and decoded in order, optionally ahead in a background thread.
+"""Chunks read and decoded in order, optionally ahead in background threads.
 
 pyarrow reads and converts a row group with the GIL released, and the compiled
-SGD kernel trains with it released too, so on two cores the next chunk can be
-read while the trainer works on this one. The chunks, and so the model, are the
-same either way: only when the reading happens changes. A chunk read ahead
-costs its memory (one more chunk per chunk of depth).
+kernels (the shuffle's store write, the SGD updates) run with it released too,
+so the next chunks can be read, decoded and written into the shuffle's store
+while the trainer works on this one. Up to `READERS` threads read at once, each
+its own chunk; the chunks are handed on in order. The chunks, and so the model,
+are the same either way: only when and where the reading happens changes. A
+chunk read ahead costs its memory (one more chunk per chunk of depth).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pyarrow as pa
 
 from streamgd.readers.chunks import ChunkRef, Source
 from streamgd.readers.decode import Chunk, Decoder
 
+# threads reading at once: with the trainer's, as many as this machine's two
+# cores. Measured here (2M rows, batch 256): reading, decoding and writing a
+# chunk into the store takes about three times as long as training on it, so
+# one reader left the trainer waiting most of the epoch
+READERS = 2
+
 
 def read_chunks(
-    source: Source, refs: list[ChunkRef], decoder: Decoder, depth: int = 0
-) -> Iterator[tuple[ChunkRef, pa.Table | None, Chunk]]:
+    source: Source, refs: list[ChunkRef], decoder: Decoder, depth: int = 0,
+    then: Callable[[int, ChunkRef, pa.Table | None, Chunk], Any] | None = None,
+) -> Iterator[tuple[ChunkRef, pa.Table | None, Any]]:
     """Each chunk of `refs` in turn: its reference, table and decoded rows
     (the table None where the source kept the rows decoded; see `_read`).
 
@@ -32,17 +42,22 @@ def read_chunks(
             chunk they concern, as if read without a thread).
         depth: chunks read ahead in a background thread; 0 reads each chunk
             when it is asked for.
+        then: work on each chunk done in the reading thread, after decoding:
+            called with the chunk's index in `refs`, its reference, table and
+            rows, and what it returns is yielded instead of the rows. With a
+            depth of 2 or more, calls for different chunks may run at once.
     """
     if depth <= 0:
-        for ref in refs:
-            yield _read(source, decoder, ref)
+        for index, ref in enumerate(refs):
+            yield _read(source, decoder, index, ref, then)
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="streamgd-read") as pool:
+    threads = min(depth, READERS)
+    with ThreadPoolExecutor(threads, thread_name_prefix="streamgd-read") as pool:
         waiting: deque[Future] = deque()
         upcoming = iter(refs)
         try:
-            for ref in upcoming:
-                waiting.append(pool.submit(_read, source, decoder, ref))
+            for index, ref in enumerate(upcoming):
+                waiting.append(pool.submit(_read, source, decoder, index, ref, then))
                 if len(waiting) > depth:
                     yield waiting.popleft().result()
             while waiting:
@@ -54,14 +69,17 @@ def read_chunks(
 
 
 def _read(
-    source: Source, decoder: Decoder, ref: ChunkRef
-) -> tuple[ChunkRef, pa.Table | None, Chunk]:
-    """The chunk's table and rows; the table is None when the source kept the
-    rows decoded by `decoder` (a CSV source, see `readers.decoded`), which it
-    does only for jobs that need no table after decoding."""
+    source: Source, decoder: Decoder, index: int, ref: ChunkRef,
+    then: Callable[[int, ChunkRef, pa.Table | None, Chunk], Any] | None,
+) -> tuple[ChunkRef, pa.Table | None, Any]:
+    """The chunk's table and rows, or what `then` makes of them; the table is
+    None when the source kept the rows decoded by `decoder` (a CSV source, see
+    `readers.decoded`), which it does only for jobs that need no table after
+    decoding."""
     decoded = getattr(source, "decoded", None)
     chunk = None if decoded is None else decoded(ref, decoder)
     if chunk is not None:
-        return ref, None, chunk
+        return ref, None, chunk if then is None else then(index, ref, None, chunk)
     table = source.read(ref)
-    return ref, table, decoder.decode(table, ref)
+    chunk = decoder.decode(table, ref)
+    return ref, table, chunk if then is None else then(index, ref, table, chunk)

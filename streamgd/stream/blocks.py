@@ -5,7 +5,9 @@
              blocks leaves, beyond the buffer's capacity -> whole batches
 
 Each chunk's rows are written into the store (`stream.store`) in a random
-permutation of the chunk, `block_rows` to a block (the last block of a chunk is
+permutation of the chunk (from the chunk's own generator, keyed by the epoch
+and the chunk's place in it: the reading thread writes chunks ahead, see
+`write`), `block_rows` to a block (the last block of a chunk is
 short). The buffer pools blocks, not rows: at each chunk, blocks leave in a
 random order until the rows held are within the capacity, and the trainer
 visits the rows of the leaving blocks in place, block after block. At the end of
@@ -79,6 +81,9 @@ class BlockShuffle:
         held, held_lengths: rows held back (a restored snapshot), in pool
             order, and the rows of each of their blocks; or None.
         pending: rows waiting for a whole batch (a restored snapshot), or None.
+        chunk_key: the epoch's key for the chunks' own orders (see `write`).
+        first_chunk: the epoch's position of the first chunk to come (the
+            chunks done before a restored snapshot).
     """
 
     def __init__(
@@ -93,12 +98,15 @@ class BlockShuffle:
         held: Chunk | None = None,
         held_lengths: np.ndarray | None = None,
         pending: Chunk | None = None,
+        chunk_key: int = 0,
+        first_chunk: int = 0,
     ) -> None:
         self.store = store
         self.capacity = capacity if shuffle else 0
         self.batch_size = batch_size
         self.rng, self.shuffle = rng, shuffle
         self.shift, self.scale = shift, scale
+        self.chunk_key, self._next_chunk = chunk_key, first_chunk
         store.clear()
         self._pending = _NO_BLOCKS
         if pending is not None and pending.n_rows:
@@ -109,15 +117,36 @@ class BlockShuffle:
             self._held = store.write(held, lengths=held_lengths)
         self._visited = _NO_BLOCKS
 
+    def write(self, chunk: Chunk, position: int) -> np.ndarray:
+        """Write a chunk's rows (unscaled) into the store; return its blocks.
+
+        The chunk is the `position`-th of the epoch (from 0); its rows go in a
+        random order drawn from its own generator, seeded by the epoch's
+        `chunk_key` and `position`, not from the job's: so the write can run
+        in the reading thread, ahead of `take`, and the order is the same
+        however far ahead it runs. Safe to call while the trainer reads other
+        blocks of the store; hand the blocks to `take` in chunk order.
+        """
+        order = None
+        if self.shuffle:
+            generator = np.random.default_rng([self.chunk_key, position])
+            order = generator.permutation(chunk.n_rows)
+        return self.store.write(chunk, order, self.shift, self.scale)
+
     def push(self, chunk: Chunk) -> Visit | None:
-        """Add a chunk (unscaled rows); return whole batches to train on, or None.
+        """`write` the next chunk of the epoch, then `take` its blocks."""
+        blocks = self.write(chunk, self._next_chunk)
+        return self.take(blocks)
+
+    def take(self, new: np.ndarray) -> Visit | None:
+        """Add the blocks of the next chunk (from `write`); return whole
+        batches to train on, or None.
 
         The rows of the previous visit must have been trained on: their
         blocks are reused from now on.
         """
+        self._next_chunk += 1
         self._release_visited()
-        order = self.rng.permutation(chunk.n_rows) if self.shuffle else None
-        new = self.store.write(chunk, order, self.shift, self.scale)
         pool = np.concatenate([self._held, new])
         leaving = self._leaving(pool)
         return self._visit(leaving, final=False)

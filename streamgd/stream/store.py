@@ -6,6 +6,13 @@ trainer reads the rows of the blocks it is handed in place (see
 `stream.blocks`). Block `b` is slots `b * block_rows` to `(b + 1) * block_rows`;
 `lengths[b]` of them are in use, the first ones.
 
+Reading threads write chunks while the trainer reads the rows of other
+blocks: taking and freeing blocks happen under a lock, and the trainer reads
+`X` afresh for each visit (a grown store is a new array holding the old rows,
+and the old one stays valid for a visit under way). Writes into disjoint
+blocks run at once; the store grows only while no write is copying rows (a
+row copied into the old array during the growth would be lost).
+
 The write is the one pass over a chunk's rows after decoding: it scales them,
 puts them in the chunk's shuffled order and spreads them over free blocks, in
 one compiled loop when numba is installed (`kernels.write_rows`), else in
@@ -14,6 +21,8 @@ stores hold the same bits.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -42,6 +51,10 @@ class BlockStore:
         self.weight = np.empty(0) if weighted else None
         self.lengths = np.empty(0, dtype=np.intp)
         self._free = np.empty(0, dtype=np.intp)
+        # guards `_free`, `lengths` and growth; `_writing` counts the writes
+        # copying rows, which a growth waits for
+        self._changed = threading.Condition()
+        self._writing = 0
 
     @property
     def n_blocks(self) -> int:
@@ -50,16 +63,24 @@ class BlockStore:
     def reserve(self, n_blocks: int) -> None:
         """Room for at least `n_blocks` blocks, made at once (growing by
         doubling copies the store a few times, each costing a pass over it)."""
-        if n_blocks > self.n_blocks:
-            self._grow(n_blocks - self.n_blocks)
+        with self._changed:
+            while self._writing:
+                self._changed.wait()
+            if n_blocks > self.n_blocks:
+                self._grow(n_blocks - self.n_blocks)
 
     def release(self, blocks: np.ndarray) -> None:
         """Free the blocks (their rows have been trained on)."""
-        self._free = np.concatenate([self._free, blocks])
+        with self._changed:
+            self._free = np.concatenate([self._free, blocks])
+            self._changed.notify_all()
 
     def clear(self) -> None:
-        """Free every block (an epoch starts with an empty shuffle)."""
-        self._free = np.arange(self.n_blocks, dtype=np.intp)
+        """Free every block (an epoch starts with an empty shuffle; no write
+        may be under way)."""
+        with self._changed:
+            self._free = np.arange(self.n_blocks, dtype=np.intp)
+            self._changed.notify_all()
 
     def write(
         self,
@@ -87,13 +108,23 @@ class BlockStore:
                 lengths[-1] = rest
         if order is not None and (lengths[:-1] != self.block_rows).any():
             raise ValueError("rows in an order are written in whole blocks")
-        blocks = self._take_free(len(lengths))
-        self.lengths[blocks] = lengths
-        starts = blocks * self.block_rows
-        if shift is None:
-            shift = np.zeros(chunk.X.shape[1])
-            scale = np.ones(chunk.X.shape[1])
-        self._copy_in(chunk, order, shift, scale, starts, lengths)
+        with self._changed:
+            # grow only when no other write is copying rows into the store
+            while len(self._free) < len(lengths) and self._writing:
+                self._changed.wait()
+            blocks = self._take_free(len(lengths))
+            self.lengths[blocks] = lengths
+            self._writing += 1
+        try:
+            if shift is None:
+                shift = np.zeros(chunk.X.shape[1])
+                scale = np.ones(chunk.X.shape[1])
+            starts = blocks * self.block_rows
+            self._copy_in(chunk, order, shift, scale, starts, lengths)
+        finally:
+            with self._changed:
+                self._writing -= 1
+                self._changed.notify_all()
         return blocks
 
     def segments(self, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +137,7 @@ class BlockStore:
         return Chunk(self.X[rows], self.y[rows], weight)
 
     def _take_free(self, n_blocks: int) -> np.ndarray:
+        # under the lock, no other write copying when it must grow
         missing = n_blocks - len(self._free)
         if missing > 0:
             # double the store: a few copies per run, not one per chunk
@@ -114,7 +146,8 @@ class BlockStore:
         return blocks
 
     def _grow(self, n_new: int) -> None:
-        """Add n_new free blocks at the end (rows held keep their slots)."""
+        """Add n_new free blocks at the end (rows held keep their slots); under
+        the lock, by the one writing thread."""
         n_old = self.n_blocks
         n_slots = (n_old + n_new) * self.block_rows
         X = np.empty((n_slots, self.X.shape[1]))

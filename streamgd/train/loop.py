@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Callable
 
 import numpy as np
+import pyarrow as pa
 
 from streamgd.config import Config
 from streamgd.errors import DivergenceError
@@ -31,6 +32,8 @@ from streamgd.optim.defaults import (
 )
 from streamgd.optim.kernels import select_kernel
 from streamgd.readers import Source
+from streamgd.readers.chunks import ChunkRef
+from streamgd.readers.decode import Chunk
 from streamgd.readers.ahead import read_chunks
 from streamgd.stream import epoch_indices
 from streamgd.stream.blocks import BlockShuffle, Visit, block_rows_for
@@ -54,11 +57,13 @@ def _block_store(config: Config, source: Source, compiled: bool) -> BlockStore:
     block_rows = block_rows_for(chunk_rows, config["shuffle.block_rows"])
     store = BlockStore(block_rows, len(config["data.features"]),
                        config["data.weight"] is not None, compiled)
-    # the buffer, a chunk arriving, a batch waiting, and a short last block
-    # per chunk held (a rough count: more blocks are added if needed)
+    # the buffer, a chunk arriving and those written ahead, a batch waiting,
+    # and a short last block per chunk held (a rough count: more blocks are
+    # added if needed)
     largest = max(chunk_rows, default=0)
     capacity = min(config["shuffle.buffer_rows"], sum(chunk_rows))
-    rows = capacity + largest + config["optimizer.batch_size"]
+    ahead = max(config["data.read_ahead"], 0) * largest
+    rows = capacity + largest + ahead + config["optimizer.batch_size"]
     store.reserve(-(-rows // block_rows) + capacity // max(largest, 1) + 2)
     return store
 
@@ -290,21 +295,27 @@ class Engine:
         if self.position.order is None:
             order = epoch_indices(source.chunks, self.rng,
                                   self.config["shuffle.enabled"])
-            self.position = replace(self.position, order=order)
+            key = int(self.rng.integers(2**63))
+            self.position = replace(self.position, order=order, chunk_key=key)
         position = self.position
         shuffle = self._live = self._open_shuffle(source, position)
+        first = position.n_chunks_done
+
+        def write(index: int, ref: ChunkRef, table: pa.Table, chunk: Chunk):
+            # in the reading thread: the chunk's training rows into the store
+            chunk = self.validation.training_rows(table, ref, chunk)
+            return chunk, shuffle.write(chunk, first + index)
 
         # chunk by chunk, a consistent position after each
-        remaining = [source.chunks[index]
-                     for index in position.order[position.n_chunks_done:]]
+        remaining = [source.chunks[index] for index in position.order[first:]]
         decoder = self.prepared.decoder
-        for done, (ref, table, chunk) in enumerate(
-            read_chunks(source, remaining, decoder, self._read_ahead),
-            start=position.n_chunks_done + 1,
+        for done, (ref, table, (chunk, blocks)) in enumerate(
+            read_chunks(source, remaining, decoder, self._read_ahead, write),
+            start=first + 1,
         ):
-            chunk = self.validation.split(table, ref, chunk, self.epoch)
+            self.validation.count_targets(chunk, self.epoch)
             if chunk.n_rows > 0:
-                self._train_visit(shuffle.push(chunk), cost_log)
+                self._train_visit(shuffle.take(blocks), cost_log)
             self.position = replace(self.position, n_chunks_done=done)
             self._boundary(at_epoch_end=False)
 
@@ -324,7 +335,7 @@ class Engine:
             self._store, config["shuffle.buffer_rows"],
             config["optimizer.batch_size"], self.rng, config["shuffle.enabled"],
             scaler.shift, scaler.scale, position.held, position.held_lengths,
-            position.pending,
+            position.pending, position.chunk_key, position.n_chunks_done,
         )
 
     def _train_visit(self, visit: Visit | None, cost_log: CostLog) -> None:

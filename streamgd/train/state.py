@@ -37,6 +37,8 @@ class EpochPosition:
         held_lengths: intp array, the rows of each block of `held`, in order
             (see `stream.blocks`); None when nothing is held.
         pending: scaled rows waiting for a whole batch, or None.
+        chunk_key: this epoch's key for the orders of rows inside each chunk
+            (see `stream.blocks.BlockShuffle.write`), drawn with `order`.
     """
 
     epoch: int = 0
@@ -45,6 +47,7 @@ class EpochPosition:
     held: Chunk | None = None
     pending: Chunk | None = None
     held_lengths: np.ndarray | None = None
+    chunk_key: int = 0
 
 
 @dataclass(frozen=True)

@@ -81,15 +81,26 @@ class Validation:
 
     def split(self, table: pa.Table, ref: ChunkRef, chunk: Chunk, epoch: int) -> Chunk:
         """The chunk's training rows; the first epoch also sums their targets."""
+        chunk = self.training_rows(table, ref, chunk)
+        self.count_targets(chunk, epoch)
+        return chunk
+
+    def training_rows(self, table: pa.Table, ref: ChunkRef, chunk: Chunk) -> Chunk:
+        """The chunk without its held-out rows. Changes no state: the reading
+        thread may call it."""
         if self.fraction > 0 and chunk.n_rows > 0:
             held = holdout_fraction_of(table, ref, chunk.kept, self.key, self.fraction)
             keep = ~held
             weight = None if chunk.weight is None else chunk.weight[keep]
             chunk = Chunk(chunk.X[keep], chunk.y[keep], weight, chunk.n_dropped)
+        return chunk
+
+    def count_targets(self, chunk: Chunk, epoch: int) -> None:
+        """In the first epoch, add the training rows' targets to the sums the
+        constant predictor's cost is taken from."""
         if epoch == 0:
             targets = self.state.train_targets.add(chunk.y, chunk.weight)
             self.state = replace(self.state, train_targets=targets)
-        return chunk
 
     def add_progressive(
         self, epoch: int, losses: np.ndarray, weights: np.ndarray

@@ -18,6 +18,7 @@ BLOCK_ROWS = st.integers(1, 12)
 def _shuffle(n_features, weighted, capacity, batch_size, seed, block_rows,
              shuffle=True, compiled=True, **restored) -> BlockShuffle:
     store = BlockStore(block_rows, n_features, weighted, compiled)
+    restored.setdefault("chunk_key", seed)
     return BlockShuffle(store, capacity, batch_size, np.random.default_rng(seed),
                         shuffle, np.zeros(n_features), np.ones(n_features),
                         **restored)
@@ -197,8 +198,8 @@ def test_block_shuffle_restored_from_its_snapshot_continues_alike(
     chunks, capacity, batch_size, seed, block_rows, data
 ):
     """A shuffle rebuilt from the held rows, their block lengths, the waiting
-    rows and the generator's state after any chunk visits what the original
-    visits from there on."""
+    rows, the generator's state, the chunk key and the chunks done after any
+    chunk visits what the original visits from there on."""
     if not chunks:
         return
     at = data.draw(st.integers(0, len(chunks)))
@@ -210,7 +211,7 @@ def test_block_shuffle_restored_from_its_snapshot_continues_alike(
     held, held_lengths = original.held or (None, None)
     restored = _shuffle(n_features, weighted, capacity, batch_size, 0, block_rows,
                         held=held, held_lengths=held_lengths,
-                        pending=original.pending)
+                        pending=original.pending, chunk_key=seed, first_chunk=at)
     restored.rng.bit_generator.state = original.rng.bit_generator.state
 
     expected = _ids(_visits(original, chunks[at:]))
@@ -252,3 +253,35 @@ def test_segment_rows_concatenates_the_segments(lengths):
     lengths = np.array(lengths, dtype=np.intp)
     expected = [start + k for start, n in zip(starts, lengths) for k in range(n)]
     assert segment_rows(starts, lengths).tolist() == expected
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_block_store_concurrent_writes_keep_every_row(compiled):
+    """Four threads writing chunks at once into a store that starts with one
+    block, so that it must grow while others write: every chunk's blocks hold
+    exactly its rows, scaled, and no block is given twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = BlockStore(4, 3, True, compiled)
+    store.reserve(1)
+    shift, scale = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 8.0])
+    chunks = []
+    for k in range(40):
+        n_rows = 1 + (k * 7) % 23
+        X = np.arange(3 * n_rows, dtype=float).reshape(n_rows, 3) + 1000 * k
+        chunks.append(Chunk(X, X[:, 0].copy(), np.full(n_rows, float(k))))
+
+    def write(k):
+        order = np.random.default_rng(k).permutation(chunks[k].n_rows)
+        return order, store.write(chunks[k], order, shift, scale)
+
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(write, range(40)))
+    for k, (order, blocks) in enumerate(written):
+        rows = segment_rows(*store.segments(blocks))
+        chunk = chunks[k]
+        np.testing.assert_array_equal(store.X[rows], (chunk.X[order] - shift) / scale)
+        np.testing.assert_array_equal(store.y[rows], chunk.y[order])
+        assert (store.weight[rows] == k).all()
+    every = np.concatenate([blocks for _, blocks in written])
+    assert len(np.unique(every)) == len(every)  # no block given twice
