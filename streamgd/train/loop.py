@@ -355,7 +355,7 @@ class Engine:
         if len(costs) == 0:
             return
         cost_log.extend(self.epoch, costs, weights, rows, rates)
-        self.validation.add_progressive(self.epoch, costs - penalties, weights)
+        self.validation.add_progressive(self.epoch, costs, penalties, weights)
         self._check_explosion(cost_log, costs, weights)
 
     def _count_capped(self, n_capped: int) -> None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamgd.config import Config
 from streamgd.model.linear import LinearParams
+from streamgd.model.penalties import Penalty
 from streamgd.readers import Source
 from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk
@@ -72,6 +73,9 @@ class Validation:
         self.patience = config["validation.patience"]
         self.tol = config["validation.tol"]
         self.prepared, self.loss = prepared, loss
+        penalty = Penalty.of(config["model.penalty"], config["model.alpha"],
+                             config["model.l1_ratio"])
+        self.penalised = penalty.l1 != 0.0 or penalty.l2 != 0.0
         self.holdout_source = holdout_source
         self.state = ValidationState()
 
@@ -103,11 +107,16 @@ class Validation:
             self.state = replace(self.state, train_targets=targets)
 
     def add_progressive(
-        self, epoch: int, losses: np.ndarray, weights: np.ndarray
+        self, epoch: int, costs: np.ndarray, penalties: np.ndarray,
+        weights: np.ndarray,
     ) -> None:
-        """Batch losses (penalty excluded) taken before their updates; float64."""
-        if not self.progressive_on or epoch != 0 or len(losses) == 0:
+        """Batch costs taken before their updates, less their penalty values
+        (the loss alone), and the batches' total weights; float64."""
+        if not self.progressive_on or epoch != 0 or len(costs) == 0:
             return
+        # unpenalised, the penalty values are +0.0 and cost - 0.0 is the cost to
+        # the bit: a copy of the block's costs saved
+        losses = costs - penalties if self.penalised else costs
         total, mass = self.state.progressive
         # einsum, not `@`: a BLAS dot product of a block's updates wakes BLAS's
         # threads, which cost milliseconds per block on a busy machine

@@ -105,3 +105,34 @@ def test_holdout_records_read_back_as_the_plots_holdout_curve(noisy, tmp_path):
     curves = {curve.label: curve for curve in cost_series(
         read_cost_log(result.cost_log_path))}
     assert list(curves["holdout"].cost) == result.model.training["holdout_costs"]
+
+
+@pytest.mark.parametrize("penalty, alpha", [("none", 1e-4), ("l2", 0.0),
+                                            ("l2", 0.5), ("elasticnet", 0.1)])
+def test_progressive_sums_are_the_losses_less_the_penalty_to_the_bit(penalty, alpha):
+    """The progressive sums are those of costs - penalties block by block, bit
+    for bit, whether the subtraction is made (penalised) or skipped (the
+    penalty values are then +0.0, as the engines record them)."""
+    from streamgd.config import make_config
+    from streamgd.validate import Validation
+
+    config = make_config({
+        "data": {"paths": "train.parquet", "features": ["x"], "target": "y"},
+        "model": {"penalty": penalty, "alpha": alpha},
+    })
+    validation = Validation(config, prepared=None, loss=None)
+    penalised = penalty != "none" and alpha > 0
+    rng = np.random.default_rng(7)
+    total, mass = 0.0, 0.0
+    for n in (1, 0, 700, 65):
+        # costs include -0.0, which cost - (+0.0) keeps
+        costs = np.where(rng.random(n) < 0.2, -0.0, 10.0 ** rng.uniform(-6, 6, n))
+        penalties = rng.uniform(0, 1, n) if penalised else np.zeros(n)
+        weights = rng.uniform(0, 3, n)
+        validation.add_progressive(0, costs, penalties, weights)
+        validation.add_progressive(1, costs, penalties, weights)  # epoch 2: no
+        if n:
+            total += float(np.einsum("i,i->", costs - penalties, weights))
+            mass += float(weights.sum())
+    assert validation.state.progressive == (total, mass)
+    assert validation.penalised == penalised
