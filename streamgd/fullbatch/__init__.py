@@ -3,6 +3,8 @@
     partitions.py   Parquet row groups and CSV files, read inside dask tasks
     passes.py       per-partition sums (loss, gradient, weight, rows) and
                     statistics, combined by a tree reduction
+    gradient.py     loss and gradient sums of a block, column by column
+    kernel.py       the compiled loop that scales a column into the margins
     objective.py    cost and gradient of the whole data from a pass's sums
     solvers.py      fixed-rate gradient descent, backtracking line search, L-BFGS
     cluster.py      threaded scheduler, local cluster, or an existing cluster

@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 
+from streamgd.fullbatch import kernel
 from streamgd.model.linear import LinearParams, Loss
 from streamgd.normalize import Scaler
 from streamgd.readers.chunks import ChunkRef
@@ -130,15 +131,12 @@ def dense_sums(
     features = decoder.dense_features(table)
     if features is None or table.num_rows == 0:
         return None
-    # scaled once, read twice: scaling each column again for the dot products
-    # took 1.4 of 3.4 ms of arithmetic per 65,536 x 20 row group (measured)
-    columns = scaled_columns(features, scaler)
+    columns, margins = _scaled_margins(features, table.num_rows, scaler, params)
 
     def column(j: int, buffer: np.ndarray) -> np.ndarray:
         return columns[j]
 
     # NaN and infinities in any feature propagate into the margins' sum
-    margins = _margins(column, table.num_rows, params)
     with np.errstate(over="ignore", invalid="ignore"):
         if not np.isfinite(margins.sum()):
             return None
@@ -164,6 +162,26 @@ def scaled_columns(features: list[np.ndarray], scaler: Scaler) -> np.ndarray:
         np.subtract(feature, scaler.shift[j], out=columns[j])
         columns[j] /= scaler.scale[j]
     return columns
+
+
+def _scaled_margins(
+    features: list[np.ndarray], n_rows: int, scaler: Scaler, params: LinearParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scaled features, one row each, and the margins: in one compiled pass
+    per column when numba is installed (`kernel`), else with numpy.
+
+    Scaled once, read twice: scaling each column again for the dot products
+    took 1.4 of 3.4 ms of arithmetic per 65,536 x 20 row group (measured).
+    """
+    compiled = kernel.scaled_margins(features, n_rows, scaler, params)
+    if compiled is not None:
+        return compiled
+    columns = scaled_columns(features, scaler)
+
+    def column(j: int, buffer: np.ndarray) -> np.ndarray:
+        return columns[j]
+
+    return columns, _margins(column, n_rows, params)
 
 
 def _margins(column: ScaledColumn, n_rows: int, params: LinearParams) -> np.ndarray:
