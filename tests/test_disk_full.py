@@ -82,6 +82,9 @@ def test_cli_train_disk_full_in_csv_cache(job, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(pa.ipc, "new_file",
                         lambda sink, schema: real("/dev/full", schema))
     job["data"]["cache_dir"] = str(tmp_path / "cache")
+    # imputed means are learned by the statistics pass, so the job caches the
+    # typed table, not the decoded rows
+    job["data"]["missing"] = "impute"
     import yaml
 
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))

@@ -68,6 +68,13 @@ def read_chunks(
                 future.cancel()
 
 
+def read_chunk(
+    source: Source, decoder: Decoder, ref: ChunkRef
+) -> tuple[ChunkRef, pa.Table | None, Chunk]:
+    """One chunk's reference, table and rows, read now (see `_read`)."""
+    return _read(source, decoder, 0, ref, None)
+
+
 def _read(
     source: Source, decoder: Decoder, index: int, ref: ChunkRef,
     then: Callable[[int, ChunkRef, pa.Table | None, Chunk], Any] | None,

@@ -9,9 +9,9 @@ A CSV file has no index: its blocks can only be read in order. To let the epoch
 shuffle permute chunks, the first pass writes the parsed blocks to an Arrow IPC file
 in a temporary folder (Vowpal Wabbit's cache file plays the same part); each later
 epoch reads blocks from it in any order, several times faster than parsing again.
-The cache costs 8 bytes per value on disk (twice that for a training job that
-also keeps its decoded rows, see `readers.decoded`) and is removed when the
-source closes.
+The cache costs 8 bytes per value on disk and is removed when the source closes.
+A training job whose statistics pass decodes the rows as the epochs will caches
+those decoded rows instead (see `readers.decoded`).
 The parse runs in a thread, a few blocks ahead of the statistics pass and the
 cache write (the parser releases the GIL and keeps to one core: the second core
 does the rest); the blocks reach them in file order all the same.
@@ -35,7 +35,7 @@ import socket
 import tempfile
 import threading
 from collections import deque
-from contextlib import closing
+from contextlib import ExitStack, closing
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,7 +115,7 @@ def _running(pid: int) -> bool:
 # `_parsed_ahead`): each costs its memory, about block_size of typed values
 PARSE_AHEAD = 2
 
-CACHE_HINT = ("the typed CSV cache takes 8 to 16 bytes per value: set data.cache_dir"
+CACHE_HINT = ("the typed CSV cache takes 8 bytes per value: set data.cache_dir"
               " to a folder with room for it")
 
 
@@ -139,9 +139,12 @@ class CsvSource:
                 second read). Its errors end the parse; one that names a line
                 keeps it only if every row of the file is one line.
             decoded_by: the decoder whose chunks `observe` returns; they are
-                kept (see `readers.decoded`) and `decoded` gives them back. The
-                caller vouches that the decoder decodes no differently later.
+                kept (see `readers.decoded`) and `decoded` gives them back,
+                instead of the typed cache: `read` then fails. The caller
+                vouches that the decoder decodes no differently later.
         """
+        if decoded_by is not None and observe is None:
+            raise ValueError("decoded_by needs an observe that decodes")
         self.plan = plan
         self.options = options
         self.chunks: list[ChunkRef] = []
@@ -172,7 +175,8 @@ class CsvSource:
     def _cache(self, path: str, cache_path: Path) -> None:
         if skip_empty(path, self.options.empty_files):
             return
-        self._cache_paths[path] = str(cache_path)
+        if self._decoded is None:
+            self._cache_paths[path] = str(cache_path)
         # a plain file is parsed from its path, so the parser thread never waits
         # for the GIL, and its lines are counted here, a block per block parsed
         # (16 ms for 79 MB); a compressed one is counted as the parser reads it,
@@ -199,16 +203,20 @@ class CsvSource:
         self, reader: pa_csv.CSVStreamingReader, path: str, cache_path: Path,
         counter: _LineCounter | None,
     ) -> list[ChunkRef]:
-        """Parse (in a thread), observe and cache the file's blocks; `counter`,
-        if given, reads the file alongside and is read to its end."""
+        """Parse (in a thread), observe and cache the file's blocks (typed, or
+        decoded if kept so); `counter`, if given, reads the file alongside and
+        is read to its end."""
         refs: list[ChunkRef] = []
         first_row, first_line = 0, _header_lines(self.options) + 1
-        # closed on the way out, an error included: the parsing thread then
-        # ends before the caller closes the reader
-        with (
-            pa.ipc.new_file(str(cache_path), reader.schema) as writer,
-            closing(_parsed_ahead(reader, path, self.plan, self.options)) as blocks,
-        ):
+        with ExitStack() as stack:
+            writer = None
+            if self._decoded is None:
+                writer = stack.enter_context(
+                    pa.ipc.new_file(str(cache_path), reader.schema))
+            # closed on the way out, an error included: the parsing thread
+            # then ends before the caller closes the reader
+            blocks = stack.enter_context(closing(
+                _parsed_ahead(reader, path, self.plan, self.options)))
             for batch in blocks:
                 if counter is not None:
                     counter.read(self.options.block_size)
@@ -218,9 +226,10 @@ class CsvSource:
                                first_line + first_row)
                 if self._observe is not None:
                     chunk = self._observed(ref, pa.Table.from_batches([batch]))
-                    if self._decoded is not None and chunk is not None:
+                    if self._decoded is not None:
                         self._decoded.add(ref, chunk)
-                writer.write_batch(batch)
+                if writer is not None:
+                    writer.write_batch(batch)
                 refs.append(ref)
                 first_row += batch.num_rows
         if counter is not None:
@@ -249,6 +258,11 @@ class CsvSource:
         return self._decoded.read(ref, decoder)
 
     def read(self, ref: ChunkRef) -> pa.Table:
+        if ref.file not in self._cache_paths:
+            raise RuntimeError(
+                f"{ref.file}: this source keeps its rows decoded, not as a typed"
+                " table; read them with `decoded` (see `decoded_by`)"
+            )
         # one reader per file, shared by the threads that read ahead
         with self._lock:
             batch = self._reader(ref.file).get_batch(ref.index)

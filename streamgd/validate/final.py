@@ -19,6 +19,7 @@ from streamgd.config import Config
 from streamgd.model.penalties import Penalty
 from streamgd.model.saved import TrainedModel
 from streamgd.readers import Source
+from streamgd.readers.ahead import read_chunk
 from streamgd.readers.decode import Chunk
 from streamgd.validate.holdout import holdout_fraction_of
 
@@ -37,9 +38,9 @@ def training_cost(
     fraction, key = config["validation.holdout"], config["validation.key"]
     total = weight = 0.0
     for ref in source.chunks:
-        # decoded as training did; the hashed holdout stays out
-        table = source.read(ref)
-        chunk = decoder.decode(table, ref)
+        # decoded as training did (the rows a CSV source kept decoded, if so:
+        # then there is no holdout and no table); the hashed holdout stays out
+        _, table, chunk = read_chunk(source, decoder, ref)
         if chunk.n_rows and fraction > 0:
             keep = ~holdout_fraction_of(table, ref, chunk.kept, key, fraction)
             chunk = Chunk(chunk.X[keep], chunk.y[keep],

@@ -99,17 +99,20 @@ def _write_with_gaps(path, n=400):
 
 @pytest.mark.parametrize("weight", [None, "w"])
 def test_kept_chunks_are_those_the_epochs_would_decode(tmp_path, weight):
-    """The decoded chunks a CSV source keeps equal decoding its cache, rows
-    dropped for missing values and sample weights included."""
+    """The decoded chunks a CSV source keeps (in place of its typed cache)
+    equal decoding the typed cache, rows dropped for missing values and sample
+    weights included."""
     path = _write_with_gaps(tmp_path / "d.csv")
     config = _config(path, tmp_path, weight=weight, missing="drop")
     source, prepared = open_and_prepare(config, column_plan(config))
+    typed = open_source(config, column_plan(config))
+    assert typed.chunks == source.chunks
     decoder = prepared.decoder
     assert len(source.chunks) > 5
     dropped = 0
     for ref in source.chunks:
         kept = source.decoded(ref, decoder)
-        fresh = decoder.decode(source.read(ref), ref)
+        fresh = decoder.decode(typed.read(ref), ref)
         for name in ("X", "y", "weight", "kept"):
             expected = getattr(fresh, name)
             if expected is None:
@@ -122,7 +125,10 @@ def test_kept_chunks_are_those_the_epochs_would_decode(tmp_path, weight):
     assert dropped == 4
     assert source.decoded(source.chunks[0], decoder_for(config, column_plan(config))) \
         is None
+    with pytest.raises(RuntimeError, match="keeps its rows decoded"):
+        source.read(source.chunks[0])
     source.close()
+    typed.close()
 
 
 @pytest.mark.parametrize("setting", [
