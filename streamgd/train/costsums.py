@@ -137,29 +137,22 @@ def compiled_block_sums(
     tail_cost, tail_weight = (np.ascontiguousarray(column, dtype=np.float64)
                               for column in (tail_cost, tail_weight))
 
-    # the records' rows are known before the pass: allocate them
+    # what the pass writes is allocated here: its records' count is known, and
+    # the next block's tail is the last 999 updates
     first = update_count + 1
     n_records = (first + len(costs) - 1) // log_every - (first - 1) // log_every
     positions = np.empty(n_records, dtype=np.intp)
     averages = np.empty((n_records, len(WINDOWS) + 1))
     seen = np.empty(n_records)
+    n_kept = min(WINDOWS[-1] - 1, len(tail_cost) + len(costs))
+    kept_cost, kept_weight = np.empty(n_kept), np.empty(n_kept)
     after = np.empty(3)
     _sum_block(tail_cost, tail_weight, costs, weights, rows, _WINDOW_LENGTHS,
                float(epoch_sums[0]), float(epoch_sums[1]), float(rows_seen),
-               first, log_every, _RING_SIZE, positions, averages, seen, after)
-
-    tail_cost, tail_weight = _tail(tail_cost, costs), _tail(tail_weight, weights)
-    return BlockSums(positions, averages, seen, tail_cost, tail_weight,
+               first, log_every, _RING_SIZE, positions, averages, seen,
+               kept_cost, kept_weight, after)
+    return BlockSums(positions, averages, seen, kept_cost, kept_weight,
                      after[:2].copy(), int(after[2]))
-
-
-def _tail(tail: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """The last 999 entries of `tail` then `block`, copied out of `block`
-    (the kernel's record arrays are reused)."""
-    keep = WINDOWS[-1] - 1
-    if len(block) >= keep:
-        return block[-keep:].copy()
-    return np.concatenate([tail, block])[-keep:]
 
 
 def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
@@ -181,9 +174,11 @@ def _jit(function):
     if numba is None:
         return function
     # fastmath off: no reassociated or fused additions, the bits must match.
-    # The GIL is kept: a pass takes about 0.2 ms, and letting the read-ahead
-    # thread take the GIL would cost the engine up to a switch interval (5 ms)
-    # to get it back
+    # The GIL is kept: a pass takes about 0.2 ms, and once a reading thread
+    # has taken the GIL the engine may wait a switch interval (5 ms) for it
+    # back. For that reason too the pass copies the tail itself: numpy
+    # releases the GIL to copy more than 500 elements, and a copy of 999 took
+    # 0.3 ms in the engine's thread against the two reading threads
     return cached_njit(numba, function, fastmath=False)
 
 
@@ -195,7 +190,7 @@ def _ratio(numerator, denominator):
 @_jit
 def _sum_block(tail_cost, tail_weight, costs, weights, rows, windows, epoch_cost,
                epoch_weight, rows_seen, first, log_every, ring_size, positions,
-               averages, seen, after):
+               averages, seen, kept_cost, kept_weight, after):
     # the prefix sums over the tail then the block (as np.cumsum adds them);
     # prefix i sits at ring[i % ring_size], prefix 0 being 0.0
     n_tail, n_windows = tail_cost.shape[0], windows.shape[0]
@@ -242,3 +237,12 @@ def _sum_block(tail_cost, tail_weight, costs, weights, rows, windows, epoch_cost
         n_records += 1
     after[0], after[1] = epoch_cost + block_cost, epoch_weight + block_weight
     after[2] = rows_seen + block_rows
+
+    # the last updates of the tail then the block, for the next block
+    n_kept = kept_cost.shape[0]
+    for j in range(n_kept):
+        i = n_tail + costs.shape[0] - n_kept + j
+        if i < n_tail:
+            kept_cost[j], kept_weight[j] = tail_cost[i], tail_weight[i]
+        else:
+            kept_cost[j], kept_weight[j] = costs[i - n_tail], weights[i - n_tail]
