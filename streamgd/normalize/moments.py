@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from streamgd.normalize.dense import scaled_moments
+
 _FIELDS = ("count", "mean", "variance", "minimum", "maximum")
 
 # a mean as the pair (rounded mean, its rounding error), see the module docstring
@@ -117,7 +119,10 @@ class RunningStats:
         if X.shape[0] == 0:
             return cls.empty(X.shape[1])
 
-        # one pass decides the path: most chunks have no missing value
+        # most chunks have no missing value: compiled passes where they can
+        compiled = _compiled_chunk_stats(X)
+        if compiled is not None:
+            return compiled
         finite = np.isfinite(X)
         if finite.all():
             return _chunk_stats(X, present=None)
@@ -320,14 +325,39 @@ def _shifted_moments(
         deviation[~present] = 0.0
     residual = deviation.sum(axis=0)
     squares = np.einsum("ij,ij->j", deviation, deviation)
+    return _unscaled(scale, scaled_mean, residual, squares, n)
+
+
+def _unscaled(
+    scale: NDArray[np.float64], scaled_mean: NDArray[np.float64],
+    residual: NDArray[np.float64], squares: NDArray[np.float64],
+    n: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and variance of the deviations from their scaled two-pass sums."""
     scaled_variance = np.maximum((squares - residual * residual / n) / n, 0.0)
     # the same residual corrects the mean, which the merges carry in full
-    scaled_mean += residual / n
+    scaled_mean = scaled_mean + residual / n
 
     # unscale one factor at a time: scale <= 2 ** 1023, so the inner product
     # overflows only if scaled_variance >= 2, and then scale ** 2 times it, the
     # variance, is beyond float64 too; scale ** 2 alone could overflow needlessly
     return scale * scaled_mean, scale * (scale * scaled_variance)
+
+
+def _compiled_chunk_stats(X: NDArray[np.float64]) -> RunningStats | None:
+    """`_chunk_stats(X, present=None)` from the compiled passes of
+    `normalize.dense`, the same to the bit; None where they do not apply."""
+    passes = scaled_moments(X)
+    if passes is None:
+        return None
+    reference, scale, total, residual, squares = passes
+    with np.errstate(over="ignore", under="ignore"):
+        count = np.full(X.shape[1], X.shape[0], dtype=np.int64)
+        minimum, maximum = X.min(axis=0), X.max(axis=0)
+        n = np.maximum(count, 1)
+        shifted_mean, variance = _unscaled(scale, total / n, residual, squares, n)
+        mean, correction = _two_sum(reference, shifted_mean)
+    return _checked(X, None, count, (mean, correction), variance, minimum, maximum)
 
 
 def _two_sum(
