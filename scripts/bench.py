@@ -10,7 +10,9 @@ Everything is measured in one run, on the same files, and reported as rows per
 second and as a ratio to the raw scan of the same format in the same run (the
 machine is shared, so only ratios taken side by side mean anything). Each figure
 is the median of `--repeats` timed runs after one untimed warm-up run, so the
-files are in the page cache (warm) and compiled kernels are compiled.
+files are in the page cache (warm) and compiled kernels are compiled. The
+two-process scan and the dask passes also show a paired ratio: the median over
+runs each timed right after a scan of its own, which sees the same load.
 
     parquet_scan        pyarrow reads the Parquet file row group by row group into
                         a float64 matrix and a target vector: the floor (one
@@ -93,6 +95,27 @@ def timed(run: Callable[[], object], repeats: int) -> float:
         run()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds)
+
+
+def paired(scan: Callable[[], object], run: Callable[[], object],
+           repeats: int) -> tuple[float, float]:
+    """Median seconds of `run` after a warm-up run, and the median over
+    `repeats` pairs of scan seconds / run seconds, each scan timed right before
+    its run: on a shared machine the load changes from second to second, and
+    the two of a pair see about the same."""
+    run()
+    seconds, ratios = [], []
+    for _ in range(repeats):
+        scan_seconds = timed_once(scan)
+        seconds.append(timed_once(run))
+        ratios.append(scan_seconds / seconds[-1])
+    return statistics.median(seconds), statistics.median(ratios)
+
+
+def timed_once(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
 
 
 # --- the floors: pyarrow alone ---------------------------------------------
@@ -218,11 +241,13 @@ def _moments(path: Path, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
 # --- dask full-batch ------------------------------------------------------------
 
 
-def fullbatch_pass_seconds(path: Path, features: list[str], out: Path,
-                           workers: int, repeats: int) -> tuple[float, float]:
+def fullbatch_pass_seconds(
+    path: Path, features: list[str], out: Path, workers: int, repeats: int,
+    scan: Callable[[], object],
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """Median seconds of one full-batch gradient pass from the file, and of one
     pass over the partitions kept in worker memory (after the pass that
-    loads them, untimed)."""
+    loads them, untimed); each with its paired ratio to `scan` (`paired`)."""
     from streamgd.fullbatch.cluster import open_cluster
     from streamgd.fullbatch.engine import Passes, statistics_pass
     from streamgd.fullbatch.partitions import list_partitions, partition_reader
@@ -243,9 +268,9 @@ def fullbatch_pass_seconds(path: Path, features: list[str], out: Path,
                           prepared.scaler)
         partitions = list_partitions(config, plan)
         passes = Passes(cluster, data, partitions, LOSSES["linear"], cache=False)
-        from_files = timed(lambda: passes(params), repeats)
+        from_files = paired(scan, lambda: passes(params), repeats)
         cached = Passes(cluster, data, partitions, LOSSES["linear"], cache=True)
-        from_memory = timed(lambda: cached(params), repeats)
+        from_memory = paired(scan, lambda: cached(params), repeats)
         cached.release()
         return from_files, from_memory
 
@@ -269,17 +294,22 @@ def measurements(args, out: Path) -> list[dict]:
         if wanted(file_format):
             record(name, file_format, n_rows, timed(run, args.repeats))
 
-    def record(name: str, file_format: str, n_rows: int, seconds: float):
+    def record(name: str, file_format: str, n_rows: int, seconds: float,
+               paired_ratio: float | None = None):
         results.append({"name": name, "format": file_format, "rows": n_rows,
-                        "seconds": seconds, "rows_per_second": n_rows / seconds})
+                        "seconds": seconds, "rows_per_second": n_rows / seconds,
+                        "paired_ratio_to_scan": paired_ratio})
         logging.info("%-22s %8.3f s", name, seconds)
 
-    add("parquet_scan", "parquet", args.rows,
-        lambda: parquet_scan(parquet, features))
+    def scan() -> None:
+        parquet_scan(parquet, features)
+
+    add("parquet_scan", "parquet", args.rows, scan)
     if wanted("parquet"):
         with multiprocessing.get_context("spawn").Pool(2) as pool:
-            add("parquet_scan_2proc", "parquet", args.rows,
-                lambda: parquet_scan_in_processes(parquet, features, pool, 2))
+            record("parquet_scan_2proc", "parquet", args.rows, *paired(
+                scan, lambda: parquet_scan_in_processes(parquet, features, pool, 2),
+                args.repeats))
     parquet_epochs = wanted("parquet") and not args.fullbatch_only
     for batch_size in args.batch_sizes if parquet_epochs else ():
         mapping = job(parquet, args.task, features, out, batch_size=batch_size)
@@ -289,9 +319,9 @@ def measurements(args, out: Path) -> list[dict]:
             streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
     for workers in () if args.no_dask or not wanted("parquet") else (1, 2):
         files, cached = fullbatch_pass_seconds(parquet, features, out, workers,
-                                               args.repeats)
-        record(f"dask_fullbatch_w{workers}", "parquet", args.rows, files)
-        record(f"dask_cached_w{workers}", "parquet", args.rows, cached)
+                                               args.repeats, scan)
+        record(f"dask_fullbatch_w{workers}", "parquet", args.rows, *files)
+        record(f"dask_cached_w{workers}", "parquet", args.rows, *cached)
     if args.fullbatch_only:
         return results
     if wanted("parquet") and _has_sklearn():
@@ -311,9 +341,10 @@ def measurements(args, out: Path) -> list[dict]:
         add("streamgd_csv_epoch_b256", "csv", args.csv_rows,
             streamgd_epoch(csv_job))
     for workers in () if args.no_dask or not wanted("csv") else (2,):
-        files, cached = fullbatch_pass_seconds(csv, features, out, workers,
-                                               args.repeats)
-        record(f"dask_csv_fullbatch_w{workers}", "csv", args.csv_rows, files)
+        files, cached = fullbatch_pass_seconds(
+            csv, features, out, workers, args.repeats,
+            lambda: csv_scan(csv, features))
+        record(f"dask_csv_fullbatch_w{workers}", "csv", args.csv_rows, *files)
     return results
 
 
@@ -345,11 +376,15 @@ def with_ratios(results: list[dict]) -> list[dict]:
 
 
 def table(results: list[dict]) -> str:
+    """The results; 'paired' is the median ratio over pairs of a scan and a run
+    timed back to back (`paired`), shown where measured."""
     lines = [f"{'benchmark':<24}{'rows':>10}{'median s':>10}{'rows/s':>13}"
-             f"{'x scan':>8}"]
+             f"{'x scan':>8}{'paired':>8}"]
     for r in results:
+        pair = r.get("paired_ratio_to_scan")
         lines.append(f"{r['name']:<24}{r['rows']:>10}{r['seconds']:>10.3f}"
-                     f"{r['rows_per_second']:>13,.0f}{r['ratio_to_scan']:>8.2f}")
+                     f"{r['rows_per_second']:>13,.0f}{r['ratio_to_scan']:>8.2f}"
+                     + ("" if pair is None else f"{pair:>8.2f}"))
     return "\n".join(lines)
 
 
