@@ -27,7 +27,7 @@ from dask import delayed
 
 from streamgd.errors import NonFiniteValueError
 from streamgd.fullbatch.gradient import (
-    GradientSums, ScaledBlock, block_sums, dense_sums, scaled_columns,
+    GradientSums, ScaledBlock, Scratch, block_sums, dense_sums, scaled_columns,
 )
 from streamgd.fullbatch.partitions import (
     OpenParquet, Partition, PartitionReader,
@@ -136,7 +136,7 @@ class ScaledData:
 
 def partition_sums(
     data: ScaledData, partition: Partition, params: LinearParams, loss: Loss,
-    parquet: OpenParquet | None = None,
+    parquet: OpenParquet | None = None, scratch: Scratch | None = None,
 ) -> GradientSums:
     """Gradient sums over a partition read from its file, block by block.
 
@@ -145,11 +145,13 @@ def partition_sums(
 
     Args:
         parquet: the task's open Parquet file (`PartitionReader.tables`).
+        scratch: the task's reused arrays (`gradient.Scratch`).
     """
     sums = GradientSums.empty(len(data.decoder.features))
     for ref, table in data.reader.tables(partition, parquet):
         with data.reader.rows_in_file(partition):
-            block = dense_sums(data.decoder, data.scaler, table, ref, params, loss)
+            block = dense_sums(data.decoder, data.scaler, table, ref, params, loss,
+                               scratch)
             if block is None:
                 block = GradientSums.empty(len(data.decoder.features))
                 for chunk in data.scaled([(ref, table)]):
@@ -173,9 +175,11 @@ def group_sums(
     partitions: list[Partition], data: ScaledData, params: LinearParams, loss: Loss
 ) -> list[GradientSums]:
     """The gradient sums of each partition of a group, read from the files; a
-    Parquet file is opened once for the partitions of the group in it."""
+    Parquet file is opened once for the partitions of the group in it, and the
+    blocks are summed in the same arrays, one after the other."""
+    scratch = Scratch()
     with OpenParquet() as parquet:
-        return [partition_sums(data, partition, params, loss, parquet)
+        return [partition_sums(data, partition, params, loss, parquet, scratch)
                 for partition in partitions]
 
 

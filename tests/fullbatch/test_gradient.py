@@ -8,7 +8,7 @@ import pytest
 from streamgd.errors import NonFiniteValueError
 from streamgd.fullbatch import kernel
 from streamgd.fullbatch.gradient import (
-    GradientSums, ScaledBlock, block_sums, dense_sums,
+    GradientSums, ScaledBlock, Scratch, block_sums, dense_sums,
 )
 from streamgd.fullbatch.partitions import Partition, PartitionReader
 from streamgd.fullbatch.passes import (
@@ -207,3 +207,16 @@ def test_compiled_scaling_leaves_a_nan_to_the_decoder_too():
     params = LinearParams(np.ones(3), 0.0)
     assert dense_sums(_decoder(), _scaler(X), table, ref, params,
                       LOSSES["linear"]) is None
+
+
+def test_scratch_reuses_its_memory_and_grows_when_asked_for_more():
+    """An array no larger than the kept one shares its memory; a larger one is
+    new; either has the shape asked for, C-contiguous."""
+    scratch = Scratch()
+    first = scratch.array("columns", (3, 10))
+    smaller = scratch.array("columns", (2, 7))
+    assert smaller.shape == (2, 7) and smaller.flags.c_contiguous
+    assert np.shares_memory(first, smaller)
+    larger = scratch.array("columns", (4, 10))
+    assert larger.shape == (4, 10) and not np.shares_memory(first, larger)
+    assert not np.shares_memory(larger, scratch.array("margins", (10,)))
