@@ -24,6 +24,9 @@ from streamgd.config import Config
 from streamgd.readers import resolve_files
 
 IGNORED_SECTIONS = ("checkpoint",)
+# settings that change no bit of the run's results, so a run may resume with
+# another value (fewer chunks read ahead to save memory, say)
+IGNORED_KEYS = (("data", "read_ahead"),)
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_BLOCKS = 16
 BLOCK_BYTES = 4096
@@ -42,6 +45,9 @@ def fingerprint(config: Config) -> dict[str, Any]:
                       "sample": content_sample(data_file.path, status.st_size)})
     job = {key: value for key, value in config.as_dict().items()
            if key not in IGNORED_SECTIONS}
+    for section, key in IGNORED_KEYS:
+        job[section] = {name: value for name, value in job[section].items()
+                        if name != key}
     return {"files": files, "config": job}
 
 

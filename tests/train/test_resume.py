@@ -137,6 +137,22 @@ def test_resume_refuses_a_changed_config(tmp_path):
         streamgd.train(job, ["optimizer.learning_rate=0.1"], resume=True)
 
 
+def test_resume_with_other_read_ahead_gives_the_uninterrupted_model(tmp_path):
+    """data.read_ahead changes no bit of a run, so it may change on resume
+    (fewer chunks ahead to save memory): stopped mid-epoch with 2 ahead,
+    resumed with none, the model and cost log are the uninterrupted run's."""
+    job = _job(tmp_path)
+    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false"])
+    _crash_at(job, lambda n_calls, at_epoch_end: n_calls == 30,
+              ["data.read_ahead=2"])
+    streamgd.train(job, ["data.read_ahead=0"], resume=True)
+    (model, log), (whole_model, whole_log) = (
+        _outcome(tmp_path / "out"), _outcome(tmp_path / "whole"))
+    assert model["config"]["data"].pop("read_ahead") == 0
+    assert whole_model["config"]["data"].pop("read_ahead") == 2
+    assert (model, log) == (whole_model, whole_log)
+
+
 def test_resume_refuses_changed_input_files(tmp_path):
     """Resuming after an input file was rewritten is refused, naming the file."""
     job = _job(tmp_path, optimizer__max_epochs=1)
