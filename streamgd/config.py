@@ -146,7 +146,8 @@ FIELDS: tuple[Field, ...] = (
           "a 0-byte data file is an error, or skipped with a warning",
           choices=("error", "skip")),
     Field("data.cache_dir", str, None,
-          "folder for the typed CSV cache (default: a temporary folder)",
+          "folder for the CSV cache, typed or decoded rows (default: a"
+          " temporary folder)",
           nullable=True),
     Field("data.csv.delimiter", str, ",", "CSV field delimiter"),
     Field("data.csv.null_values", list, ["NA", ""], "strings read as missing",
