@@ -32,10 +32,11 @@ import logging
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 from collections import deque
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -495,7 +496,10 @@ def _parsed_ahead(
     Memory grows by `depth` parsed blocks.
     """
     batches = _batches(reader, path, plan, options)
-    with ThreadPoolExecutor(1, thread_name_prefix="streamgd-parse") as pool:
+    with (
+        SWITCH_INTERVAL.lowered(),
+        ThreadPoolExecutor(1, thread_name_prefix="streamgd-parse") as pool,
+    ):
         # one worker runs the calls in the order submitted, so each `next`
         # continues where the one before it stopped
         waiting = deque(pool.submit(next, batches, None) for _ in range(depth))
@@ -508,6 +512,43 @@ def _parsed_ahead(
             # before the pool does, and so before the caller closes the reader
             for future in waiting:
                 future.cancel()
+
+
+class _SwitchInterval:
+    """Python's thread switch interval, lowered while any file is parsed.
+
+    The parsing thread needs the GIL for a moment at every block (to hand the
+    block over), while the statistics pass holds it most of the time; at the
+    default interval (5 ms) the parser waited for it that long when the pass
+    did not release it. With 0.5 ms the one-epoch CSV job took 0.218-0.221 s
+    instead of 0.230-0.231 s at 200,000 rows, 0.534 s instead of 0.539 s at
+    500,000 (medians of 9, timed in turn, load 1.6-1.8). The setting is the
+    process's: it is restored when the last parse running ends.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._parses = 0
+        self._saved = 0.0
+
+    @contextmanager
+    def lowered(self) -> Iterator[None]:
+        with self._lock:
+            if self._parses == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.seconds))
+            self._parses += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._parses -= 1
+                if self._parses == 0:
+                    sys.setswitchinterval(self._saved)
+
+
+SWITCH_INTERVAL = _SwitchInterval(0.0005)
 
 
 def _unreadable(path: str, error: OSError) -> DataError:

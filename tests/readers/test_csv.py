@@ -540,3 +540,47 @@ def test_csv_observer_error_stops_the_parse_and_removes_the_cache(tmp_path):
     assert list(cache.iterdir()) == []
     assert not [thread for thread in threading.enumerate()
                 if thread.name.startswith("streamgd-parse")]
+
+
+def test_csv_switch_interval_is_lowered_while_parsing_and_restored(tmp_path):
+    """The GIL is handed on more often during a parse, and the process's own
+    setting comes back after it, an error included."""
+    import sys
+
+    path = _write(tmp_path / "data.csv", _numbered(2000))
+    before = sys.getswitchinterval()
+    seen = []
+
+    def observe(ref, table):
+        seen.append(sys.getswitchinterval())
+        if ref.index == 2:
+            raise DataError("refused", file=ref.file)
+
+    source = CsvSource([DataFile(str(path), "csv")], PLAN, CsvOptions(block_size=1024),
+                       str(tmp_path / "c1"), lambda ref, table: seen.append(
+                           sys.getswitchinterval()))
+    source.close()
+    assert seen and set(seen) == {min(before, 0.0005)}
+    assert sys.getswitchinterval() == before
+    with pytest.raises(DataError, match="refused"):
+        CsvSource([DataFile(str(path), "csv")], PLAN, CsvOptions(block_size=1024),
+                  str(tmp_path / "c2"), observe)
+    assert sys.getswitchinterval() == before
+
+
+def test_csv_overlapping_parses_restore_the_switch_interval_once():
+    """Two parses at once (threads of a tune run): the first to end keeps the
+    lowered interval for the other; the last restores the process's."""
+    import sys
+
+    from streamgd.readers.csv import _SwitchInterval
+
+    before = sys.getswitchinterval()
+    interval = _SwitchInterval(before / 10)
+    first, second = interval.lowered(), interval.lowered()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before / 10
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
