@@ -1,7 +1,11 @@
 """Vowpal Wabbit's cached pass, the per-row peer of streamgd at batch 1 (issue 8).
 
 bench.py imports this; it needs the `bench` extra (vowpalwabbit) only for the
-cache and the timed pass, not for the text writer.
+cache and the timed pass, not for the text writer. Run alone, it times VW's
+passes and the raw Parquet scan with their CPU seconds too (VW reads the cache
+on a parse thread of its own, beside the learner):
+
+    python scripts/bench_vw.py --rows 500000 --repeats 5
 
 Three steps, the first two untimed and done once per data file (the files stay
 beside it, named after it and, for the cache, VW's version):
@@ -18,7 +22,11 @@ beside it, named after it and, for the cache, VW's version):
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streamgd.atomic import atomic_open
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from streamgd.atomic import atomic_open  # noqa: E402
 
 NAMESPACE = "f"
 # VW's loss per task: squared for regression, logistic (labels -1/+1) otherwise
@@ -158,3 +168,56 @@ def vw_cache_pass(cache: Path, task: str, n_rows: int,
         return loss
 
     return run
+
+
+# --- run alone: wall-clock and CPU seconds -----------------------------------
+
+
+def wall_and_cpu(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and process CPU seconds (all threads) of `repeats`
+    runs after one warm-up run."""
+    run()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        started, cpu = time.perf_counter(), time.process_time()
+        run()
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench
+    import make_bench_data as data
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--task", choices=tuple(LOSS), default="regression")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    # the files, untimed: Parquet, VW text, VW cache
+    features = data.feature_names(20)
+    parquet = data.ensure(data.Spec(args.task, args.rows, 20), args.data,
+                          "parquet")
+    cache = build_vw_cache(write_vw_text(parquet, features, args.task), args.task)
+
+    # the scan, then VW's default and plain-SGD passes
+    runs = {"parquet_scan": lambda: bench.parquet_scan(parquet, features)}
+    for name, sgd in (("vw_cache", False), ("vw_cache_sgd", True)):
+        runs[name] = vw_cache_pass(cache, args.task, args.rows, sgd)
+    seconds = {name: wall_and_cpu(run, args.repeats) for name, run in runs.items()}
+
+    # rows/s, and as a fraction of the scan's
+    scan = seconds["parquet_scan"][0]
+    print(f"{'benchmark':<16}{'wall s':>8}{'CPU s':>8}{'rows/s':>13}{'x scan':>8}")
+    for name, (wall, cpu) in seconds.items():
+        print(f"{name:<16}{wall:>8.3f}{cpu:>8.3f}{args.rows / wall:>13,.0f}"
+              f"{scan / wall:>8.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
