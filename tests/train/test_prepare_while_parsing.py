@@ -154,7 +154,13 @@ def test_chunks_are_not_kept_when_the_pass_changes_the_decoding(tmp_path, settin
     source.close()
 
 
-def test_training_from_kept_chunks_is_bit_for_bit_the_same(tmp_path, monkeypatch):
+@pytest.mark.parametrize("model", [
+    {},  # linear
+    {"model__type": "logistic", "data__positive_above": 1e6,
+     "validation__final_pass": True},  # labels fixed before the pass
+])
+def test_training_from_kept_chunks_is_bit_for_bit_the_same(tmp_path, monkeypatch,
+                                                           model):
     """A job trained from the kept chunks writes the model and cost log that
     decoding the cache again gives."""
     path = _write_with_gaps(tmp_path / "d.csv", 3000)
@@ -166,11 +172,14 @@ def test_training_from_kept_chunks_is_bit_for_bit_the_same(tmp_path, monkeypatch
         result = streamgd.train(job(
             [path], ["x1", "x2"], out, data__weight="w", data__missing="drop",
             data__csv__block_size=2048, optimizer__max_epochs=3,
-            optimizer__batch_size=16, shuffle__buffer_rows=500))
+            optimizer__batch_size=16, shuffle__buffer_rows=500, **model))
         records = [{k: v for k, v in record.items() if k != "elapsed"}
                    for record in result.records]
-        results.append((result.model.params, records))
-    (kept_params, kept_log), (fresh_params, fresh_log) = results
+        training = {k: v for k, v in result.model.training.items()
+                    if k != "seconds"}
+        results.append((result.model.params, records, training))
+    (kept_params, kept_log, kept), (fresh_params, fresh_log, fresh) = results
     np.testing.assert_array_equal(kept_params.weights, fresh_params.weights)
     assert kept_params.intercept == fresh_params.intercept
     assert kept_log == fresh_log
+    assert kept == fresh
