@@ -389,3 +389,39 @@ def scatter_rows(X, y, sample_weight, weighted, order, shift, scale, starts,
         out_y[slot] = y[row]
         if weighted:
             out_weight[slot] = sample_weight[row]
+
+
+# source rows per pass over the columns in `scatter_columns`: the tile's values
+# of every column and its destination rows stay in the first-level cache
+_TILE_ROWS = 64
+
+
+@_jit
+def scatter_columns(columns, y, sample_weight, weighted, order, has_order, shift,
+                    scale, starts, block_rows, out_X, out_y, out_weight):
+    """What `scatter_rows` writes, read from a chunk's columns (a tuple of 1-d
+    arrays) instead of a row-major matrix: the transposition is done in the
+    same pass, a tile of rows at a time, so no row-major copy of the chunk is
+    made. Without an order (`has_order` False) rows keep the chunk's order."""
+    n_rows = y.shape[0]
+    position = np.empty(n_rows, dtype=np.intp)
+    for k in range(n_rows):
+        if has_order:
+            position[order[k]] = k
+        else:
+            position[k] = k
+    slots = np.empty(_TILE_ROWS, dtype=np.intp)
+    for first in range(0, n_rows, _TILE_ROWS):
+        stop = min(first + _TILE_ROWS, n_rows)
+        for row in range(first, stop):
+            k = position[row]
+            slot = starts[k // block_rows] + k % block_rows
+            slots[row - first] = slot
+            out_y[slot] = y[row]
+            if weighted:
+                out_weight[slot] = sample_weight[row]
+        for j in range(len(columns)):
+            column, column_shift, column_scale = columns[j], shift[j], scale[j]
+            for row in range(first, stop):
+                value = (column[row] - column_shift) / column_scale
+                out_X[slots[row - first], j] = value

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from streamgd.readers.chunks import ChunkRef, Source
-from streamgd.readers.decode import Chunk, Decoder
+from streamgd.readers.decode import Chunk, ColumnChunk, Decoder
 
 # threads reading at once: with the trainer's, as many as this machine's two
 # cores. Measured here (2M rows, batch 256): reading, decoding and writing a
@@ -31,6 +31,7 @@ READERS = 2
 def read_chunks(
     source: Source, refs: list[ChunkRef], decoder: Decoder, depth: int = 0,
     then: Callable[[int, ChunkRef, pa.Table | None, Chunk], Any] | None = None,
+    columns: bool = False,
 ) -> Iterator[tuple[ChunkRef, pa.Table | None, Any]]:
     """Each chunk of `refs` in turn: its reference, table and decoded rows
     (the table None where the source kept the rows decoded; see `_read`).
@@ -46,10 +47,13 @@ def read_chunks(
             called with the chunk's index in `refs`, its reference, table and
             rows, and what it returns is yielded instead of the rows. With a
             depth of 2 or more, calls for different chunks may run at once.
+        columns: hand on a chunk that needs no decoding as a `ColumnChunk`
+            (`Decoder.decode_columns`), without its row-major copy.
     """
+    decode = decoder.decode_columns if columns else decoder.decode
     if depth <= 0:
         for index, ref in enumerate(refs):
-            yield _read(source, decoder, index, ref, then)
+            yield _read(source, decoder, decode, index, ref, then)
         return
     threads = min(depth, READERS)
     with ThreadPoolExecutor(threads, thread_name_prefix="streamgd-read") as pool:
@@ -57,7 +61,8 @@ def read_chunks(
         upcoming = iter(refs)
         try:
             for index, ref in enumerate(upcoming):
-                waiting.append(pool.submit(_read, source, decoder, index, ref, then))
+                waiting.append(pool.submit(
+                    _read, source, decoder, decode, index, ref, then))
                 if len(waiting) > depth:
                     yield waiting.popleft().result()
             while waiting:
@@ -72,11 +77,13 @@ def read_chunk(
     source: Source, decoder: Decoder, ref: ChunkRef
 ) -> tuple[ChunkRef, pa.Table | None, Chunk]:
     """One chunk's reference, table and rows, read now (see `_read`)."""
-    return _read(source, decoder, 0, ref, None)
+    return _read(source, decoder, decoder.decode, 0, ref, None)
 
 
 def _read(
-    source: Source, decoder: Decoder, index: int, ref: ChunkRef,
+    source: Source, decoder: Decoder,
+    decode: Callable[[pa.Table, ChunkRef], Chunk | ColumnChunk], index: int,
+    ref: ChunkRef,
     then: Callable[[int, ChunkRef, pa.Table | None, Chunk], Any] | None,
 ) -> tuple[ChunkRef, pa.Table | None, Any]:
     """The chunk's table and rows, or what `then` makes of them; the table is
@@ -88,5 +95,5 @@ def _read(
     if chunk is not None:
         return ref, None, chunk if then is None else then(index, ref, None, chunk)
     table = source.read(ref)
-    chunk = decoder.decode(table, ref)
+    chunk = decode(table, ref)
     return ref, table, chunk if then is None else then(index, ref, table, chunk)

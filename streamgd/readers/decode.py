@@ -47,6 +47,46 @@ class Chunk:
         return self.X.shape[0]
 
 
+# the most features a chunk is handed on as columns (see `ColumnChunk`): the
+# compiled store write takes them as one tuple, and compiles once per length
+MOST_COLUMNS = 128
+
+
+@dataclass(frozen=True)
+class ColumnChunk:
+    """The rows of one chunk as the file's own float64 columns, not yet a matrix.
+
+    What `Decoder.decode_columns` hands on when nothing needed decoding
+    (float64 features without nulls or non-finite values, a complete target
+    and weight): Arrow's column buffers as read-only numpy arrays, without the
+    row-major copy. The shuffle's store writes them into its rows directly
+    (`stream.store`), which saves a pass over the chunk's memory; `X` builds
+    the matrix for the paths that need one.
+
+    Attributes:
+        columns: one float64 array (n_rows,) per feature, in model order.
+        y, weight, n_dropped, kept: as in `Chunk` (nothing was dropped).
+    """
+
+    columns: tuple[np.ndarray, ...]
+    y: np.ndarray
+    weight: np.ndarray | None
+    n_dropped: int = 0
+    kept: np.ndarray | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.y)
+
+    @property
+    def X(self) -> np.ndarray:
+        """The (n_rows, n_features) C-ordered matrix, built on each call."""
+        X = np.empty((self.n_rows, len(self.columns)))
+        for j, column in enumerate(self.columns):
+            X[:, j] = column
+        return X
+
+
 @dataclass
 class Decoder:
     """Turns chunk tables into `Chunk`s under one job's policies.
@@ -109,6 +149,23 @@ class Decoder:
             X, y = X[kept], y[kept]
             weight = weight[kept] if weight is not None else None
         return Chunk(np.ascontiguousarray(X), y, weight, int(incomplete.sum()), kept)
+
+    def decode_columns(self, table: pa.Table, ref: ChunkRef) -> Chunk | ColumnChunk:
+        """As `decode`, but a chunk that needs no decoding stays in columns.
+
+        A `ColumnChunk` when every feature is float64 without nulls and
+        finite, the target and weight have no nulls, and there are at most
+        `MOST_COLUMNS` features; otherwise `decode`'s `Chunk` (which raises
+        for a bad value, naming its file, column and row).
+        """
+        if len(self.features) > MOST_COLUMNS or self.plan.target is None:
+            return self.decode(table, ref)
+        columns = _finite_float64_columns(table, self.features)
+        target = None if columns is None else self.complete_target(table, ref)
+        if target is None:
+            return self.decode(table, ref)
+        y, weight = target
+        return ColumnChunk(columns, y, weight)
 
     def dense_features(self, table: pa.Table) -> list[np.ndarray] | None:
         """The feature columns as float64 arrays, when nothing needs decoding.
@@ -233,6 +290,29 @@ def _dense_float64(table: pa.Table, features: list[str]) -> np.ndarray | None:
     if not X.flags.writeable or not np.isfinite(total):
         return None
     return X
+
+
+def _finite_float64_columns(
+    table: pa.Table, features: list[str]
+) -> tuple[np.ndarray, ...] | None:
+    """The features as read-only float64 arrays over Arrow's own buffers, or
+    None (decode them instead) for other types, nulls, a column in several
+    pieces, no rows, and any NaN or infinity (found by sums, as in
+    `_dense_float64`)."""
+    columns = []
+    for name in features:
+        column = table.column(name)
+        if (not pa.types.is_float64(column.type) or column.null_count
+                or column.num_chunks != 1 or len(column) == 0):
+            return None
+        values = column.chunk(0).to_numpy(zero_copy_only=True)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(values.sum()):
+                return None
+        # one array type for the compiled write: read-only, like Arrow's
+        values.flags.writeable = False
+        columns.append(values)
+    return tuple(columns)
 
 
 def _line(ref: ChunkRef, row: int) -> int | None:

@@ -13,11 +13,12 @@ and the old one stays valid for a visit under way). Writes into disjoint
 blocks run at once; the store grows only while no write is copying rows (a
 row copied into the old array during the growth would be lost).
 
-The write is the one pass over a chunk's rows after decoding: it scales them,
+The write is the one pass over a chunk's rows after reading: it scales them,
 puts them in the chunk's shuffled order and spreads them over free blocks, in
-one compiled loop when numba is installed (`kernels.write_rows`), else in
-numpy. Both compute (x - shift) / scale with the same two roundings, so the two
-stores hold the same bits.
+one compiled loop when numba is installed (`kernels.scatter_rows`; from the
+file's own columns, transposing them on the way, `kernels.scatter_columns`),
+else in numpy. All compute (x - shift) / scale with the same two roundings, so
+the stores hold the same bits.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import threading
 
 import numpy as np
 
-from streamgd.readers.decode import Chunk
+from streamgd.readers.decode import Chunk, ColumnChunk
 
-from streamgd.optim.kernels import numba, scatter_rows, write_rows
+from streamgd.optim.kernels import (
+    numba, scatter_columns, scatter_rows, write_rows,
+)
 
 
 class BlockStore:
@@ -84,7 +87,7 @@ class BlockStore:
 
     def write(
         self,
-        chunk: Chunk,
+        chunk: Chunk | ColumnChunk,
         order: np.ndarray | None = None,
         shift: np.ndarray | None = None,
         scale: np.ndarray | None = None,
@@ -93,7 +96,7 @@ class BlockStore:
         """Write the chunk's rows into free blocks; return the blocks, in order.
 
         Args:
-            chunk: the rows.
+            chunk: the rows (a `ColumnChunk` is written from its columns).
             order: intp permutation of the chunk's rows: its row `order[i]` is
                 written i-th; None keeps the chunk's order.
             shift, scale: float64 (n_features,): X is stored as
@@ -117,8 +120,8 @@ class BlockStore:
             self._writing += 1
         try:
             if shift is None:
-                shift = np.zeros(chunk.X.shape[1])
-                scale = np.ones(chunk.X.shape[1])
+                shift = np.zeros(self.X.shape[1])
+                scale = np.ones(self.X.shape[1])
             starts = blocks * self.block_rows
             self._copy_in(chunk, order, shift, scale, starts, lengths)
         finally:
@@ -164,10 +167,23 @@ class BlockStore:
         self._free = np.concatenate([self._free, new])
 
     def _copy_in(
-        self, chunk: Chunk, order: np.ndarray | None, shift: np.ndarray,
-        scale: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+        self, chunk: Chunk | ColumnChunk, order: np.ndarray | None,
+        shift: np.ndarray, scale: np.ndarray, starts: np.ndarray,
+        lengths: np.ndarray,
     ) -> None:
         weighted = self.weight is not None
+        if isinstance(chunk, ColumnChunk):
+            # `write` cuts a chunk of its own into whole blocks, as scatter needs
+            if self.compiled:
+                scatter_columns(
+                    chunk.columns, chunk.y,
+                    chunk.weight if weighted else np.empty(0), weighted,
+                    np.empty(0, np.intp) if order is None else order,
+                    order is not None, shift, scale, starts, self.block_rows,
+                    self.X, self.y, self.weight if weighted else np.empty(0),
+                )
+                return
+            chunk = Chunk(chunk.X, chunk.y, chunk.weight)
         # an order comes with whole blocks (`write` cuts them), as scatter needs
         if self.compiled and order is not None:
             scatter_rows(

@@ -309,10 +309,11 @@ class Engine:
         # chunk by chunk, a consistent position after each
         remaining = [source.chunks[index] for index in position.order[first:]]
         decoder = self.prepared.decoder
-        for done, (ref, table, (chunk, blocks)) in enumerate(
-            read_chunks(source, remaining, decoder, self._read_ahead, write),
-            start=first + 1,
-        ):
+        # the compiled store write takes a chunk's columns as read: no
+        # row-major copy of the chunk is made on the way
+        chunks = read_chunks(source, remaining, decoder, self._read_ahead, write,
+                             columns=shuffle.store.compiled)
+        for done, (ref, table, (chunk, blocks)) in enumerate(chunks, start=first + 1):
             self.validation.count_targets(chunk, self.epoch)
             if chunk.n_rows > 0:
                 self._train_visit(shuffle.take(blocks), cost_log)

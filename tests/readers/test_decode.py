@@ -8,7 +8,7 @@ import pytest
 
 from streamgd.errors import DataError, MissingValueError, NonFiniteValueError
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
-from streamgd.readers.decode import Decoder
+from streamgd.readers.decode import Chunk, ColumnChunk, Decoder
 
 pytestmark = pytest.mark.usefixtures("strict_numerics")
 
@@ -172,3 +172,35 @@ def test_decode_dense_path_sends_an_overflowing_sum_to_the_exact_check():
     table = _table(a=(1e308, 1e308, 1e308, 1e308))
     chunk = _decoder().decode(table, PARQUET_REF)
     np.testing.assert_array_equal(chunk.X[:, 0], [1e308] * 4)
+
+
+def test_decode_columns_keeps_a_complete_float64_table_in_its_columns():
+    """Nothing to decode: the features stay Arrow's buffers, read-only, and
+    the matrix they make is decode's."""
+    table = _table()
+    chunk = _decoder().decode_columns(table, CSV_REF)
+    assert isinstance(chunk, ColumnChunk)
+    assert all(not column.flags.writeable for column in chunk.columns)
+    np.testing.assert_array_equal(chunk.X, _decoder().decode(table, CSV_REF).X)
+    np.testing.assert_array_equal(chunk.y, [0.5, 1.5, 2.5, 3.5])
+    np.testing.assert_array_equal(chunk.weight, [1, 1, 2, 2])
+
+
+@pytest.mark.parametrize("table", [
+    _table().set_column(0, "a", pa.array([1, 2, 3, 4], pa.int64())),
+    _table(b=(5.0, None, 7.0, 8.0)),
+    _table(y=(0.5, None, 2.5, 3.5)),
+])
+def test_decode_columns_decodes_what_needs_decoding(table):
+    """Integers, a missing feature or a missing target: decode's own chunk."""
+    chunk = _decoder("drop").decode_columns(table, CSV_REF)
+    assert isinstance(chunk, Chunk)
+    np.testing.assert_array_equal(chunk.X, _decoder("drop").decode(table, CSV_REF).X)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_decode_columns_locates_a_non_finite_value_as_decode_does(value):
+    """A bad value found by the columns' sums is reported by decode."""
+    table = _table(b=(5.0, 6.0, 7.0, value))
+    with pytest.raises(NonFiniteValueError, match=r"column 'b' .* row 103 "):
+        _decoder().decode_columns(table, CSV_REF)

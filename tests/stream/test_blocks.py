@@ -285,3 +285,35 @@ def test_block_store_concurrent_writes_keep_every_row(compiled):
         assert (store.weight[rows] == k).all()
     every = np.concatenate([blocks for _, blocks in written])
     assert len(np.unique(every)) == len(every)  # no block given twice
+
+
+@given(st.integers(1, 300), st.integers(1, 6), st.booleans(), st.booleans(),
+       st.integers(1, 16), strategies.seeds())
+def test_block_store_writes_columns_as_it_writes_rows(
+    n_rows, n_features, weighted, ordered, block_rows, seed
+):
+    """A chunk written from its columns fills the store with the bits the
+    row-major write puts there: same scaling, same order, same blocks."""
+    from streamgd.readers.decode import ColumnChunk
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, n_features)) * 10.0 ** rng.integers(-3, 4)
+    y, weight = rng.normal(size=n_rows), rng.uniform(size=n_rows)
+    columns = tuple(np.ascontiguousarray(X[:, j]) for j in range(n_features))
+    for column in columns:
+        column.flags.writeable = False
+    shift, scale = rng.normal(size=n_features), rng.uniform(0.5, 2, n_features)
+    order = rng.permutation(n_rows) if ordered else None
+    stores = []
+    for chunk in (Chunk(X, y, weight if weighted else None),
+                  ColumnChunk(columns, y, weight if weighted else None)):
+        store = BlockStore(block_rows, n_features, weighted, compiled=True)
+        blocks = store.write(chunk, order, shift, scale)
+        rows = segment_rows(*store.segments(blocks))
+        stores.append((store.X[rows], store.y[rows],
+                       store.weight[rows] if weighted else None))
+    (X_rows, y_rows, w_rows), (X_columns, y_columns, w_columns) = stores
+    assert X_rows.tobytes() == X_columns.tobytes()
+    np.testing.assert_array_equal(y_rows, y_columns)
+    if weighted:
+        np.testing.assert_array_equal(w_rows, w_columns)
