@@ -85,7 +85,12 @@ def largest_curvature(
     inverse = 1.0 / scale[active]
     covariance = comoments.covariance()[np.ix_(active, active)]
     mean = (comoments.mean[active] - shift[active]) * inverse
-    second = covariance * np.outer(inverse, inverse) + np.outer(mean, mean)
+    # scaled one side at a time: for a spread of 1e-158 the outer product of
+    # the inverses overflows where the half-scaled covariance does not; what
+    # still overflows is not finite and gives None below
+    with np.errstate(over="ignore", invalid="ignore"):
+        second = (covariance * inverse[:, None]) * inverse[None, :]
+        second += np.outer(mean, mean)
     if fit_intercept:
         second = np.block([[second, mean[:, None]], [mean[None, :], np.ones((1, 1))]])
     if second.size == 0 or not np.isfinite(second).all():

@@ -135,3 +135,15 @@ def test_a_job_without_a_rate_trains_with_the_derived_one(tmp_path, caplog):
     job["optimizer"] = {"learning_rate": 0.0123}
     given = streamgd.train(job).model.training
     assert given["learning_rate"] == 0.0123 and given["learning_rate_from"] == "job"
+
+
+def test_largest_curvature_of_a_tiny_spread_is_that_of_scaled_rows():
+    """A feature spread of 1e-158: the scaled rows are ordinary, and so is
+    their curvature (the outer product of the inverse scales alone overflows)."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 2)) * [1e-158, 1.0]
+    comoments = Comoments.empty(2).update(X)
+    shift, scale = X.mean(axis=0), X.std(axis=0)
+    expected = np.linalg.eigvalsh(np.cov(((X - shift) / scale).T, bias=True))[-1]
+    found = largest_curvature(comoments, shift, scale, np.ones(2, bool), False)
+    assert found == pytest.approx(expected, rel=1e-6)
