@@ -161,7 +161,7 @@ FIELDS: tuple[Field, ...] = (
     Field("data.csv.block_size", int, 1 << 20,
           "bytes per CSV block; a block is one chunk of the shuffle",
           check=_block_size),
-    Field("data.read_ahead", int, 2,
+    Field("data.read_ahead", int, 4,
           "chunks read ahead while training, by up to 2 threads (0: none)",
           check=_non_negative),
     # preprocessing

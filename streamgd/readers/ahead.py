@@ -24,7 +24,10 @@ from streamgd.readers.decode import Chunk, ColumnChunk, Decoder
 # threads reading at once: with the trainer's, as many as this machine's two
 # cores. Measured here (2M rows, batch 256): reading, decoding and writing a
 # chunk into the store takes about three times as long as training on it, so
-# one reader left the trainer waiting most of the epoch
+# one reader left the trainer waiting most of the epoch. The depth matters as
+# much: with 2 chunks ahead the two readers idled whenever the trainer was
+# late to take one (0.38-0.54 of the raw scan's rows/s), with 4 they did not
+# (0.80-0.87; 2M rows, batch 256, taken in turn at a load of about 2)
 READERS = 2
 
 
@@ -45,7 +48,8 @@ def read_chunks(
             when it is asked for.
         then: work on each chunk done in the reading thread, after decoding:
             called with the chunk's index in `refs`, its reference, table and
-            rows, and what it returns is yielded instead of the rows. With a
+            rows, and what it returns is yielded instead of the rows (and
+            None instead of the table). With a
             depth of 2 or more, calls for different chunks may run at once.
         columns: hand on a chunk that needs no decoding as a `ColumnChunk`
             (`Decoder.decode_columns`), without its row-major copy.
@@ -96,4 +100,8 @@ def _read(
         return ref, None, chunk if then is None else then(index, ref, None, chunk)
     table = source.read(ref)
     chunk = decode(table, ref)
-    return ref, table, chunk if then is None else then(index, ref, table, chunk)
+    if then is None:
+        return ref, table, chunk
+    # the table is let go here: a chunk waiting to be handed on keeps only
+    # what `then` made of it
+    return ref, None, then(index, ref, table, chunk)

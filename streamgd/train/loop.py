@@ -302,9 +302,12 @@ class Engine:
         first = position.n_chunks_done
 
         def write(index: int, ref: ChunkRef, table: pa.Table, chunk: Chunk):
-            # in the reading thread: the chunk's training rows into the store
+            # in the reading thread: the chunk's training rows into the store;
+            # only their targets wait with the blocks (a chunk read ahead costs
+            # its rows in the store, not its table and arrays as well)
             chunk = self.validation.training_rows(table, ref, chunk)
-            return chunk, shuffle.write(chunk, first + index)
+            blocks = shuffle.write(chunk, first + index)
+            return chunk.n_rows, chunk.y, chunk.weight, blocks
 
         # chunk by chunk, a consistent position after each
         remaining = [source.chunks[index] for index in position.order[first:]]
@@ -313,9 +316,11 @@ class Engine:
         # row-major copy of the chunk is made on the way
         chunks = read_chunks(source, remaining, decoder, self._read_ahead, write,
                              columns=shuffle.store.compiled)
-        for done, (ref, table, (chunk, blocks)) in enumerate(chunks, start=first + 1):
-            self.validation.count_targets(chunk, self.epoch)
-            if chunk.n_rows > 0:
+        for done, (_, _, (n_rows, y, weight, blocks)) in enumerate(
+            chunks, start=first + 1
+        ):
+            self.validation.count_targets(y, weight, self.epoch)
+            if n_rows > 0:
                 self._train_visit(shuffle.take(blocks), cost_log)
             self.position = replace(self.position, n_chunks_done=done)
             self._boundary(at_epoch_end=False)

@@ -86,7 +86,7 @@ class Validation:
     def split(self, table: pa.Table, ref: ChunkRef, chunk: Chunk, epoch: int) -> Chunk:
         """The chunk's training rows; the first epoch also sums their targets."""
         chunk = self.training_rows(table, ref, chunk)
-        self.count_targets(chunk, epoch)
+        self.count_targets(chunk.y, chunk.weight, epoch)
         return chunk
 
     def training_rows(self, table: pa.Table, ref: ChunkRef, chunk: Chunk) -> Chunk:
@@ -99,11 +99,13 @@ class Validation:
             chunk = Chunk(chunk.X[keep], chunk.y[keep], weight, chunk.n_dropped)
         return chunk
 
-    def count_targets(self, chunk: Chunk, epoch: int) -> None:
-        """In the first epoch, add the training rows' targets to the sums the
-        constant predictor's cost is taken from."""
+    def count_targets(
+        self, y: np.ndarray, weight: np.ndarray | None, epoch: int
+    ) -> None:
+        """In the first epoch, add the training rows' targets (and sample
+        weights) to the sums the constant predictor's cost is taken from."""
         if epoch == 0:
-            targets = self.state.train_targets.add(chunk.y, chunk.weight)
+            targets = self.state.train_targets.add(y, weight)
             self.state = replace(self.state, train_targets=targets)
 
     def add_progressive(
