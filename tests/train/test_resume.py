@@ -142,7 +142,8 @@ def test_resume_with_other_read_ahead_gives_the_uninterrupted_model(tmp_path):
     (fewer chunks ahead to save memory): stopped mid-epoch with 2 ahead,
     resumed with none, the model and cost log are the uninterrupted run's."""
     job = _job(tmp_path)
-    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false"])
+    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false",
+                         "data.read_ahead=2"])
     _crash_at(job, lambda n_calls, at_epoch_end: n_calls == 30,
               ["data.read_ahead=2"])
     streamgd.train(job, ["data.read_ahead=0"], resume=True)
