@@ -23,6 +23,7 @@ the stores hold the same bits.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -32,6 +33,9 @@ from streamgd.readers.decode import Chunk, ColumnChunk
 from streamgd.optim.kernels import (
     numba, scatter_columns, scatter_rows, write_rows,
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class BlockStore:
@@ -145,6 +149,8 @@ class BlockStore:
         if missing > 0:
             # double the store: a few copies per run, not one per chunk
             self._grow(max(missing, self.n_blocks))
+            log.debug("shuffle store grown to %d blocks of %d rows",
+                      self.n_blocks, self.block_rows)
         blocks, self._free = self._free[:n_blocks], self._free[n_blocks:]
         return blocks
 

@@ -57,14 +57,17 @@ def _block_store(config: Config, source: Source, compiled: bool) -> BlockStore:
     block_rows = block_rows_for(chunk_rows, config["shuffle.block_rows"])
     store = BlockStore(block_rows, len(config["data.features"]),
                        config["data.weight"] is not None, compiled)
-    # the buffer, a chunk arriving and those written ahead, a batch waiting,
-    # and a short last block per chunk held (a rough count: more blocks are
-    # added if needed)
+    # rows in the store at once: the buffer; the chunk whose rows are being
+    # trained on (they leave the buffer with it); the chunks written ahead,
+    # read_ahead waiting and one more being written; a batch waiting; and a
+    # short last block per chunk held. A store that runs out doubles, which
+    # would make memory depend on how long the run is lucky, so count them all
     largest = max(chunk_rows, default=0)
     capacity = min(config["shuffle.buffer_rows"], sum(chunk_rows))
-    ahead = max(config["data.read_ahead"], 0) * largest
-    rows = capacity + largest + ahead + config["optimizer.batch_size"]
-    store.reserve(-(-rows // block_rows) + capacity // max(largest, 1) + 2)
+    in_flight = (max(config["data.read_ahead"], 0) + 1) * largest
+    rows = capacity + largest + in_flight + config["optimizer.batch_size"]
+    n_chunks = capacity // max(largest, 1) + 2 + max(config["data.read_ahead"], 0)
+    store.reserve(-(-rows // block_rows) + n_chunks)
     return store
 
 

@@ -98,3 +98,36 @@ def test_block_shuffle_epoch_is_a_permutation_not_the_file_order(data, tmp_path)
     chunk_starts = [0, 1000, 2000, 2500, 3500, 4500, 5500]
     chunks = np.searchsorted(chunk_starts, first[:1000], side="right")
     assert len(np.unique(chunks)) >= 3
+
+
+@pytest.mark.parametrize("read_ahead", [1, 4])
+def test_store_reserved_for_chunks_read_ahead_never_grows(
+    data, tmp_path, monkeypatch, read_ahead
+):
+    """The store made at the start holds every row that can be in it at once:
+    the buffer, the rows being trained on, and read_ahead + 1 chunks written
+    by the reading threads before the trainer frees the rows it trained on
+    (forced here: the trainer waits before taking each chunk). It never grows
+    during the run; it used to double, adding memory as runs got longer."""
+    import time
+
+    from streamgd.stream.blocks import BlockShuffle
+    from streamgd.stream.store import BlockStore
+
+    growths = []
+    grow, take = BlockStore._grow, BlockShuffle.take
+
+    def counted(store, n_new):
+        growths.append(n_new)
+        grow(store, n_new)
+
+    def late(shuffle, blocks):
+        time.sleep(0.02)
+        return take(shuffle, blocks)
+
+    monkeypatch.setattr(BlockStore, "_grow", counted)
+    monkeypatch.setattr(BlockShuffle, "take", late)
+    _train(data, tmp_path / "out", data__read_ahead=read_ahead,
+           optimizer__max_epochs=1, validation__holdout=0.0,
+           optimizer__batch_size=256)
+    assert len(growths) == 1  # the reservation
