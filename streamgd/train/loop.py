@@ -36,7 +36,7 @@ from streamgd.readers.chunks import ChunkRef
 from streamgd.readers.decode import Chunk
 from streamgd.readers.ahead import read_chunks
 from streamgd.stream import epoch_indices
-from streamgd.stream.blocks import BlockShuffle, Visit, block_rows_for
+from streamgd.stream.blocks import STREAMS, BlockShuffle, Visit, block_rows_for
 from streamgd.stream.store import BlockStore
 from streamgd.train.costlog import CostLog
 from streamgd.train.prepare import Prepared
@@ -59,15 +59,17 @@ def _block_store(config: Config, source: Source, compiled: bool) -> BlockStore:
                        config["data.weight"] is not None, compiled)
     # rows in the store at once: the buffer; the chunk whose rows are being
     # trained on (they leave the buffer with it); the chunks written ahead,
-    # read_ahead waiting and one more being written; a batch waiting; and a
-    # short last block per chunk held. A store that runs out doubles, which
-    # would make memory depend on how long the run is lucky, so count them all
+    # read_ahead waiting and one more being written; a batch waiting, in as
+    # many blocks as a visit reads at once (STREAMS); and a short last block
+    # per chunk held. A store that runs out doubles, which would make memory
+    # depend on how long the run is lucky, so count them all (measured: 2
+    # chunks and 8 blocks over the buffer at read_ahead 0, batch 256)
     largest = max(chunk_rows, default=0)
     capacity = min(config["shuffle.buffer_rows"], sum(chunk_rows))
     in_flight = (max(config["data.read_ahead"], 0) + 1) * largest
     rows = capacity + largest + in_flight + config["optimizer.batch_size"]
     n_chunks = capacity // max(largest, 1) + 2 + max(config["data.read_ahead"], 0)
-    store.reserve(-(-rows // block_rows) + n_chunks)
+    store.reserve(-(-rows // block_rows) + n_chunks + STREAMS)
     return store
 
 
