@@ -57,6 +57,15 @@ def identified_chunk(first_id: int, n_rows: int, n_features: int,
     return Chunk(np.ascontiguousarray(X.reshape(n_rows, n_features)), ids, weight)
 
 
+def assert_rows_whole(rows: Chunk) -> None:
+    """Each row's features and weight are those `identified_chunk` gave its id."""
+    n_features = rows.X.shape[1]
+    expected = rows.y[:, None] * np.arange(1, n_features + 1) + 0.5
+    np.testing.assert_array_equal(rows.X, expected)
+    if rows.weight is not None:
+        np.testing.assert_array_equal(rows.weight, rows.y + 0.25)
+
+
 @st.composite
 def identified_chunks(draw, sizes=None) -> list[Chunk]:
     """Lists of chunks with consecutive row ids, 0 to 3 features, maybe weighted."""

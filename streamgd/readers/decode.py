@@ -160,7 +160,7 @@ class Decoder:
         """
         if len(self.features) > MOST_COLUMNS or self.plan.target is None:
             return self.decode(table, ref)
-        columns = _finite_float64_columns(table, self.features)
+        columns = _finite_read_only(self.dense_features(table))
         target = None if columns is None else self.complete_target(table, ref)
         if target is None:
             return self.decode(table, ref)
@@ -292,26 +292,21 @@ def _dense_float64(table: pa.Table, features: list[str]) -> np.ndarray | None:
     return X
 
 
-def _finite_float64_columns(
-    table: pa.Table, features: list[str]
+def _finite_read_only(
+    columns: list[np.ndarray] | None,
 ) -> tuple[np.ndarray, ...] | None:
-    """The features as read-only float64 arrays over Arrow's own buffers, or
-    None (decode them instead) for other types, nulls, a column in several
-    pieces, no rows, and any NaN or infinity (found by sums, as in
-    `_dense_float64`)."""
-    columns = []
-    for name in features:
-        column = table.column(name)
-        if (not pa.types.is_float64(column.type) or column.null_count
-                or column.num_chunks != 1 or len(column) == 0):
-            return None
-        values = column.chunk(0).to_numpy(zero_copy_only=True)
+    """`Decoder.dense_features`'s columns, read-only, or None (decode them
+    instead) for no columns, no rows, and any NaN or infinity (found by sums,
+    as in `_dense_float64`)."""
+    if not columns or len(columns[0]) == 0:
+        return None
+    for values in columns:
         with np.errstate(over="ignore", invalid="ignore"):
             if not np.isfinite(values.sum()):
                 return None
-        # one array type for the compiled write: read-only, like Arrow's
+        # one array type for the compiled write: read-only, like Arrow's own
+        # buffers (a column of several pieces comes as a writable copy)
         values.flags.writeable = False
-        columns.append(values)
     return tuple(columns)
 
 

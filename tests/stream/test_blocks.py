@@ -61,11 +61,7 @@ def test_block_shuffle_visits_every_row_exactly_once_and_whole(
     np.testing.assert_array_equal(np.sort(_ids(visits)), np.arange(n_rows))
     assert all(visit.n_rows % batch_size == 0 for visit in visits[:-1])
     for visit in visits:
-        n_features = visit.X.shape[1]
-        expected = visit.y[:, None] * np.arange(1, n_features + 1) + 0.5
-        np.testing.assert_array_equal(visit.X, expected)
-        if visit.weight is not None:
-            np.testing.assert_array_equal(visit.weight, visit.y + 0.25)
+        strategies.assert_rows_whole(visit)
 
 
 @given(strategies.identified_chunks(), strategies.capacities(),
