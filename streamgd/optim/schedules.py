@@ -11,9 +11,21 @@ and the epoch, which the training state holds, give the rate exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 SCHEDULES = ("constant", "invscaling", "epoch_decay")
+
+
+def _power(base: float, exponent: float) -> float:
+    """base ** exponent, the usual exponents 0.5 and 0.25 by square roots: within
+    an ulp or two of pow, and far cheaper in the compiled kernel, which rounds
+    the same way (`optim.kernels._power`; a test holds the two to the bit)."""
+    if exponent == 0.5:
+        return math.sqrt(base)
+    if exponent == 0.25:
+        return math.sqrt(math.sqrt(base))
+    return base**exponent
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class Schedule:
         if update < 1:
             raise ValueError(f"updates count from 1, got {update}")
         if self.kind == "invscaling":
-            return self.initial / update**self.power_t
+            return self.initial / _power(float(update), self.power_t)
         if self.kind == "epoch_decay":
             return self.initial * self.decay**epoch
         return self.initial

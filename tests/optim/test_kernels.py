@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import streamgd
 from streamgd.errors import ConfigError, DivergenceError
@@ -197,3 +199,31 @@ def test_train_with_kernel_reports_divergence(data_file, tmp_path):
     with pytest.raises(DivergenceError, match="lower optimizer.learning_rate"):
         streamgd.train(job)
     assert not (tmp_path / "numba" / "model.json").exists()
+
+
+@given(update=st.integers(1, 10**9), power_t=st.sampled_from([0.5, 0.25, 0.3, 1.0]),
+       initial=st.floats(1e-6, 10.0))
+def test_kernel_rates_are_the_schedule_rates_to_the_bit(update, power_t, initial):
+    """The compiled invscaling rate (square roots for power_t 0.5 and 0.25, pow
+    for others) rounds exactly as `Schedule`, within 4 ulps of pow."""
+    schedule = Schedule("invscaling", initial, power_t)
+    rate = kernels._rate(1, initial, power_t, 0.0, update)
+    assert rate == schedule(update, 0)
+    assert rate == pytest.approx(initial / update**power_t, rel=1e-15)
+
+
+@given(data=st.data(), n_features=st.integers(1, 30))
+def test_margin_and_norm_sum_the_row(data, n_features):
+    """The four-part sums of a row's margin and squared norm equal numpy's to
+    rounding, whatever the number of features (parts of four and a tail)."""
+    values = st.floats(-1e3, 1e3, allow_nan=False)
+    X = np.array(data.draw(st.lists(values, min_size=2 * n_features,
+                                    max_size=2 * n_features))).reshape(2, -1)
+    weights = np.array(data.draw(st.lists(values, min_size=n_features,
+                                          max_size=n_features)))
+    for row in range(2):
+        z, norm = kernels._margin_and_norm(X, row, weights, True)
+        scale = np.abs(X[row]) @ np.abs(weights) + 1.0
+        assert abs(z - X[row] @ weights) <= 1e-13 * scale
+        assert norm == pytest.approx(X[row] @ X[row], rel=1e-13, abs=1e-300)
+        assert kernels._margin_and_norm(X, row, weights, False) == (z, 0.0)
