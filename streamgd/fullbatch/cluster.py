@@ -102,12 +102,21 @@ class Cluster:
                 tasks = [delayed(function, pure=False)(group, *args)
                          for group in groups]
                 return list(dask.compute(*tasks, scheduler="threads"))
-        workers = workers or [None] * len(groups)
-        futures = [
-            self.client.submit(function, group, *args, pure=False,
-                               workers=None if where is None else [where])
-            for group, where in zip(groups, workers)
-        ]
+        # one `map` call per worker named, not one `submit` per group: each
+        # call is a message the client batches (10 ms apart), and a pass of 4
+        # groups waited for them: 4 no-op tasks took 20-22 ms by `submit`, 12
+        # ms by one `map` (measured, 2 workers, load 3.5)
+        by_worker: dict[str | None, list[int]] = {}
+        for index, where in enumerate(workers or [None] * len(groups)):
+            by_worker.setdefault(where, []).append(index)
+        futures: list[Any] = [None] * len(groups)
+        for where, indices in by_worker.items():
+            mapped = self.client.map(
+                function, [groups[i] for i in indices],
+                *([arg] * len(indices) for arg in args), pure=False,
+                workers=None if where is None else [where])
+            for index, future in zip(indices, mapped):
+                futures[index] = future
         return self.client.gather(futures)
 
     def memory_bytes(self) -> int:

@@ -161,13 +161,18 @@ def partition_sums(
 
 
 def cached_sums(
-    blocks: list[ScaledBlock], params: LinearParams, loss: Loss
+    blocks: list[ScaledBlock], params: LinearParams, loss: Loss,
+    scratch: Scratch | None = None,
 ) -> GradientSums:
     """Gradient sums over a partition cached in memory (`ScaledData.load`);
-    merged block by block as `partition_sums` does, so the two agree exactly."""
+    merged block by block as `partition_sums` does, so the two agree exactly.
+
+    Args:
+        scratch: the task's reused arrays (`gradient.Scratch`).
+    """
     sums = GradientSums.empty(len(params.weights))
     for block in blocks:
-        sums = sums.merge(block_sums(block, params, loss))
+        sums = sums.merge(block_sums(block, params, loss, scratch))
     return sums
 
 
@@ -187,7 +192,8 @@ def cached_group_sums(
     cached: list[list[ScaledBlock]], params: LinearParams, loss: Loss
 ) -> list[GradientSums]:
     """The gradient sums of each partition of a group, cached in memory."""
-    return [cached_sums(blocks, params, loss) for blocks in cached]
+    scratch = Scratch()
+    return [cached_sums(blocks, params, loss, scratch) for blocks in cached]
 
 
 def split_evenly(items: list[T], n_groups: int) -> list[list[T]]:

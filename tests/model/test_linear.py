@@ -103,3 +103,21 @@ def test_penalty_of_elasticnet_splits_alpha():
     """Elastic net puts l1_ratio of alpha on L1 and the rest on L2."""
     penalty = Penalty.of("elasticnet", alpha=0.2, l1_ratio=0.25)
     assert penalty.l1 == pytest.approx(0.05) and penalty.l2 == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogLoss()])
+def test_loss_into_given_arrays_equals_new_arrays_bit_for_bit(loss):
+    """value_and_slope writing into reused arrays gives the values of the route
+    that makes new ones, bit for bit, margins of +-800 and subnormal ones
+    included; the arrays given are the ones returned."""
+    rng = np.random.default_rng(11)
+    z = np.concatenate([rng.normal(size=500) * 30.0, [800.0, -800.0, 5e-320, 0.0]])
+    y = (rng.random(len(z)) > 0.5).astype(float)
+    out = (np.full(len(z), np.nan), np.full(len(z), np.nan))
+    losses, slopes = loss.value_and_slope(z, y, out=out)
+    assert losses is out[0] and slopes is out[1]
+    expected_losses, expected_slopes = loss.value_and_slope(z, y)
+    np.testing.assert_array_equal(losses.view(np.int64),
+                                  expected_losses.view(np.int64))
+    np.testing.assert_array_equal(slopes.view(np.int64),
+                                  expected_slopes.view(np.int64))

@@ -1,0 +1,27 @@
+"""Tasks of a pass run where they are asked to, and come back in group order."""
+
+from streamgd.fullbatch.cluster import Cluster
+
+
+def _where_and_what(group, offset):
+    """The address of the worker running this task, and the group's sum."""
+    from distributed import get_worker
+
+    return get_worker().address, sum(group) + offset
+
+
+def test_map_groups_keeps_group_order_and_named_workers(local_cluster):
+    """Groups named to either worker, interleaved with groups free to run
+    anywhere: each result is its own group's, in the order of the groups, and
+    each named group ran on its worker."""
+    from distributed import Client
+
+    with Client(local_cluster, set_as_default=False) as client:
+        first, second = sorted(client.scheduler_info()["workers"])
+        groups = [[k, 10 * k] for k in range(7)]
+        workers = [first, None, second, first, None, second, second]
+        results = Cluster(client).map_groups(_where_and_what, groups, 0.5,
+                                             workers=workers)
+    assert [total for _, total in results] == [11 * k + 0.5 for k in range(7)]
+    for (address, _), where in zip(results, workers):
+        assert where is None or address == where
