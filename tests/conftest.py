@@ -36,3 +36,15 @@ def strict_numerics():
     """Floating-point warnings (overflow, invalid, divide) raise instead."""
     with np.errstate(all="raise"):
         yield
+
+
+@pytest.fixture(params=["streaming", "ranges"])
+def csv_parse(request, monkeypatch):
+    """A test using it runs twice: CSV files parsed by pyarrow's streaming
+    reader (the files are too small to cut), then by byte ranges in threads
+    (`readers.csv_parallel`), cut every 64 bytes so that small files are."""
+    from streamgd.readers import csv_parallel
+
+    if request.param == "ranges":
+        monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 64)
+    return request.param

@@ -14,7 +14,9 @@ A training job whose statistics pass decodes the rows as the epochs will caches
 those decoded rows instead (see `readers.decoded`).
 The parse runs in a thread, a few blocks ahead of the statistics pass and the
 cache write (the parser releases the GIL and keeps to one core: the second core
-does the rest); the blocks reach them in file order all the same.
+does the rest); the blocks reach them in file order all the same. A large
+uncompressed file is parsed by byte ranges in several threads instead
+(`readers.csv_parallel`), its blocks handed on in file order too.
 A process killed outright (SIGKILL, power loss) cannot remove its cache; its folder
 is named after the host and the process id, and the next source opened on the same
 host removes the folders of processes that no longer run (a typed copy of a whole
@@ -178,49 +180,28 @@ class CsvSource:
             return
         if self._decoded is None:
             self._cache_paths[path] = str(cache_path)
-        # a plain file is parsed from its path, so the parser thread never waits
-        # for the GIL, and its lines are counted here, a block per block parsed
-        # (16 ms for 79 MB); a compressed one is counted as the parser reads it,
-        # since decompressing it a second time would cost more than the waits
-        alongside = Path(path).suffix.lower() not in COMPRESSIONS
-        with (
-            _LineCounter(path) as counter,
-            _open(path if alongside else counter, path, self.plan,
-                  self.options) as reader,
-            naming_write_failures(cache_path, CACHE_HINT),
-        ):
-            refs = self._write_cache(reader, path, cache_path,
-                                     counter if alongside else None)
+        with ExitStack() as stack:
+            blocks, lines = _file_blocks(path, self.plan, self.options, stack)
+            with naming_write_failures(cache_path, CACHE_HINT):
+                refs = self._write_cache(blocks, path, cache_path)
 
         # line numbers hold only where every row is one line: a blank line or a
         # quoted newline shifts all lines after it, so then the file gets none
         n_rows = sum(ref.n_rows for ref in refs)
-        if counter.n_lines != n_rows + _header_lines(self.options):
+        if lines.n_lines != n_rows + _header_lines(self.options):
             log.info("%s: rows and lines differ; errors will name rows only", path)
             refs = [replace(ref, first_line=None) for ref in refs]
         self.chunks.extend(refs)
 
     def _write_cache(
-        self, reader: pa_csv.CSVStreamingReader, path: str, cache_path: Path,
-        counter: _LineCounter | None,
+        self, blocks: Iterator[pa.RecordBatch], path: str, cache_path: Path,
     ) -> list[ChunkRef]:
-        """Parse (in a thread), observe and cache the file's blocks (typed, or
-        decoded if kept so); `counter`, if given, reads the file alongside and
-        is read to its end."""
+        """Observe and cache the file's blocks (typed, or decoded if kept so)."""
         refs: list[ChunkRef] = []
         first_row, first_line = 0, _header_lines(self.options) + 1
         with ExitStack() as stack:
             writer = None
-            if self._decoded is None:
-                writer = stack.enter_context(
-                    pa.ipc.new_file(str(cache_path), reader.schema))
-            # closed on the way out, an error included: the parsing thread
-            # then ends before the caller closes the reader
-            blocks = stack.enter_context(closing(
-                _parsed_ahead(reader, path, self.plan, self.options)))
             for batch in blocks:
-                if counter is not None:
-                    counter.read(self.options.block_size)
                 if batch.num_rows == 0:
                     continue
                 ref = ChunkRef(path, len(refs), first_row, batch.num_rows,
@@ -229,12 +210,13 @@ class CsvSource:
                     chunk = self._observed(ref, pa.Table.from_batches([batch]))
                     if self._decoded is not None:
                         self._decoded.add(ref, chunk)
-                if writer is not None:
+                if self._decoded is None:
+                    if writer is None:  # opened at the first block, its schema
+                        writer = stack.enter_context(
+                            pa.ipc.new_file(str(cache_path), batch.schema))
                     writer.write_batch(batch)
                 refs.append(ref)
                 first_row += batch.num_rows
-        if counter is not None:
-            counter.read_to_end()
         return refs
 
     def _observed(self, ref: ChunkRef, table: pa.Table) -> Chunk | None:
@@ -295,6 +277,50 @@ class CsvSource:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
+def _file_blocks(
+    path: str, plan: ColumnPlan, options: CsvOptions, stack: ExitStack
+) -> tuple[Iterator[pa.RecordBatch], Any]:
+    """The file's blocks in order, parsed in threads, and what counts its lines
+    (its `n_lines` is the file's once the blocks are all read); `stack`
+    closes the parse, an error included, so that its threads end first.
+
+    A file that can be cut is parsed by byte ranges in several threads
+    (`readers.csv_parallel`, which says where its blocks differ); any other by
+    the streaming reader, in one thread ahead of the caller.
+    """
+    from streamgd.readers.csv_parallel import ParallelParse, parallel_ranges
+
+    ranges = parallel_ranges(path, plan, options)
+    if ranges is not None:
+        parse = ParallelParse(path, plan, options, ranges)
+        return stack.enter_context(closing(parse.blocks())), parse
+
+    # a plain file is parsed from its path, so the parser thread never waits
+    # for the GIL, and its lines are counted here, a block per block parsed
+    # (16 ms for 79 MB); a compressed one is counted as the parser reads it,
+    # since decompressing it a second time would cost more than the waits
+    alongside = Path(path).suffix.lower() not in COMPRESSIONS
+    counter = stack.enter_context(_LineCounter(path))
+    reader = stack.enter_context(
+        _open(path if alongside else counter, path, plan, options))
+    blocks = stack.enter_context(closing(
+        _parsed_ahead(reader, path, plan, options)))
+    if alongside:
+        blocks = _counted_alongside(blocks, counter, options.block_size)
+    return blocks, counter
+
+
+def _counted_alongside(
+    blocks: Iterator[pa.RecordBatch], counter: _LineCounter, block_size: int
+) -> Iterator[pa.RecordBatch]:
+    """`blocks`, with `counter` reading a block's worth of the file per block
+    and the rest of it after the last."""
+    for batch in blocks:
+        counter.read(block_size)
+        yield batch
+    counter.read_to_end()
+
+
 class ForwardReader:
     """The file protocol pyarrow's CSV reader asks of a read-only, forward-only
     stream; subclasses set `_stream` and define `read`."""
@@ -321,30 +347,70 @@ class ForwardReader:
         self.close()
 
 
+@dataclass(frozen=True)
+class LineCount:
+    """The newlines of consecutive pieces of a file, merged in file order.
+
+    Attributes:
+        newlines: newline bytes in the pieces.
+        trailing: newlines after the last byte that is neither CR nor LF.
+        has_text: whether any such byte was seen.
+    """
+
+    newlines: int = 0
+    trailing: int = 0
+    has_text: bool = False
+
+    @classmethod
+    def of(cls, data: bytes) -> LineCount:
+        """The count of one piece."""
+        # numpy counts a byte several times faster than bytes.count
+        newlines = int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
+        body = _text_end(data)
+        if body == 0:
+            return cls(newlines, newlines, False)
+        return cls(newlines, data.count(b"\n", body), True)
+
+    def merge(self, later: LineCount) -> LineCount:
+        """The count of this piece followed by `later`."""
+        trailing = later.trailing if later.has_text else self.trailing + later.trailing
+        return LineCount(self.newlines + later.newlines, trailing,
+                         self.has_text or later.has_text)
+
+    @property
+    def n_lines(self) -> int:
+        """Lines up to the last one holding text: blank lines at the end of the
+        file are not counted (the parser skips them too)."""
+        return self.newlines - self.trailing + 1 if self.has_text else 0
+
+
+def _text_end(data: bytes) -> int:
+    """1 + the index of the last byte that is neither CR nor LF (0 if none)."""
+    end = len(data)
+    # only the tail is stripped: rstrip on the whole piece would copy it
+    while end > 0:
+        start = max(0, end - 4096)
+        tail = data[start:end].rstrip(b"\r\n")
+        if tail:
+            return start + len(tail)
+        end = start
+    return 0
+
+
 class _LineCounter(ForwardReader):
     """A file (decompressed by its extension) that counts the lines read from it.
 
     pyarrow's CSV reader does not say on which line a row starts; counting the
-    newlines as the parser reads costs no second pass over the file. Blank lines
-    at the end of the file are not counted (the parser skips them too).
+    newlines as the parser reads costs no second pass over the file.
     """
 
     def __init__(self, path: str) -> None:
         self._stream = pa.input_stream(path, compression="detect")
-        self._newlines = 0
-        self._trailing = 0  # newlines after the last character that is not one
-        self._has_text = False
+        self.lines = LineCount()
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
-        # numpy counts a byte several times faster than bytes.count
-        self._newlines += int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
-        body = data.rstrip(b"\r\n")
-        if body:
-            self._has_text = True
-            self._trailing = data.count(b"\n", len(body))
-        else:
-            self._trailing += data.count(b"\n")
+        self.lines = self.lines.merge(LineCount.of(data))
         return data
 
     def read_to_end(self) -> None:
@@ -354,7 +420,7 @@ class _LineCounter(ForwardReader):
     @property
     def n_lines(self) -> int:
         """Lines read so far, up to the last one holding text."""
-        return self._newlines - self._trailing + 1 if self._has_text else 0
+        return self.lines.n_lines
 
 
 

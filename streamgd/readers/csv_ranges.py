@@ -1,4 +1,5 @@
-"""Byte ranges of one CSV file, parsed independently (the full-batch partitions).
+"""Byte ranges of one CSV file, parsed independently (the full-batch partitions,
+and the parsing threads of `readers.csv_parallel`).
 
 A large CSV file read as one dask partition runs every pass on one worker. An
 uncompressed file can instead be cut into byte ranges that workers parse side
@@ -26,7 +27,7 @@ import io
 import logging
 import os
 from dataclasses import replace
-from typing import Iterator
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -104,15 +105,45 @@ def range_blocks(
         last = row_start(handle, byte_range[1])
     if last <= first:
         return
+    with _ByteRange(path, first, last) as stream:
+        yield from _parse(stream, first, path, plan, options, byte_range, names)
+
+
+def range_text(path: str, byte_range: tuple[int, int]) -> tuple[int, bytes]:
+    """The offset and the bytes of the rows beginning in `byte_range`."""
+    with open(path, "rb") as handle:
+        first = row_start(handle, byte_range[0])
+        last = row_start(handle, byte_range[1])
+        handle.seek(first)
+        return first, handle.read(max(last - first, 0))
+
+
+def text_blocks(
+    path: str, plan: ColumnPlan, options: CsvOptions, byte_range: tuple[int, int],
+    names: tuple[str, ...], text: tuple[int, bytes],
+) -> Iterator[pa.RecordBatch]:
+    """The parsed blocks of `text` (`range_text` of `byte_range`), in order,
+    parsed in the calling thread (errors as in `range_blocks`)."""
+    first, data = text
+    if not data:
+        return
+    yield from _parse(pa.BufferReader(data), first, path, plan, options,
+                      byte_range, names)
+
+
+def _parse(
+    stream: Any, first: int, path: str, plan: ColumnPlan, options: CsvOptions,
+    byte_range: tuple[int, int], names: tuple[str, ...],
+) -> Iterator[pa.RecordBatch]:
+    """The blocks of `stream`, the rows of the file from byte `first` on."""
     # the header is behind a later range: name the columns, parse lines as data
     here = replace(options, column_names=names, header=False) if first else options
-    with _ByteRange(path, first, last) as stream:
-        try:
-            # errors are located in the whole file, read with the job's options
-            with _open(stream, path, plan, here, whole=options) as reader:
-                yield from _batches(reader, path, plan, options)
-        except DataError as error:
-            raise _split_hint(error, path, byte_range) from None
+    try:
+        # errors are located in the whole file, read with the job's options
+        with _open(stream, path, plan, here, whole=options) as reader:
+            yield from _batches(reader, path, plan, options)
+    except DataError as error:
+        raise _split_hint(error, path, byte_range) from None
 
 
 def row_start(handle: io.BufferedReader, offset: int) -> int:

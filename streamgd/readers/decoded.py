@@ -109,6 +109,8 @@ class DecodedChunks:
 
 def _read_into(file: BinaryIO, array: np.ndarray, path: Path) -> None:
     """Fill `array` from the file's next bytes."""
+    if array.size == 0:  # a chunk whose rows were all dropped
+        return
     view = memoryview(array).cast("B")
     done = 0
     while done < len(view):

@@ -22,6 +22,8 @@ from streamgd.readers.files import DataFile
 from tests import strategies
 
 PLAN = ColumnPlan(("id", "a"), "y", True)
+# every test twice: parsed by the streaming reader, and by ranges in threads
+pytestmark = pytest.mark.usefixtures("csv_parse")
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -249,11 +251,16 @@ def _assert_lines_right_or_absent(source: CsvSource, physical: list[int]) -> Non
             ]
 
 
-def test_csv_quoted_newlines_undeclared_give_no_wrong_lines(tmp_path):
+def test_csv_quoted_newlines_undeclared_give_no_wrong_lines(tmp_path, csv_parse):
     """When quoted newlines parse without the setting (one block), no row is
-    given a wrong line number."""
+    given a wrong line number; cut into ranges, the file is refused with the
+    setting named."""
     lines = _quoted_lines(20)
     path = _write(tmp_path / "data.csv", lines)
+    if csv_parse == "ranges":
+        with pytest.raises(DataError, match="newlines_in_values: true"):
+            _source([path], tmp_path / "cache")
+        return
     source = _source([path], tmp_path / "cache")
 
     assert sum(ref.n_rows for ref in source.chunks) == 20

@@ -8,13 +8,15 @@ import pytest
 import streamgd
 from streamgd.config import make_config
 from streamgd.errors import NonFiniteValueError
-from streamgd.readers import column_plan, open_source
+from streamgd.readers import column_plan, csv_parallel, open_source
 from streamgd.readers.csv import CsvSource
 from streamgd.train.prepare import decoder_for, open_and_prepare, prepare
 from tests.helpers import job, write_csv, write_parquet
 
 # the module, not the function streamgd.train re-exports under its package name
 prepare_module = importlib.import_module("streamgd.train.prepare")
+# every test twice: parsed by the streaming reader, and by ranges in threads
+pytestmark = pytest.mark.usefixtures("csv_parse")
 
 
 def _config(path, tmp_path, **data):
@@ -160,10 +162,12 @@ def test_chunks_are_not_kept_when_the_pass_changes_the_decoding(tmp_path, settin
      "validation__final_pass": True},  # labels fixed before the pass
 ])
 def test_training_from_kept_chunks_is_bit_for_bit_the_same(tmp_path, monkeypatch,
-                                                           model):
+                                                           model, csv_parse):
     """A job trained from the kept chunks writes the model and cost log that
     decoding the cache again gives."""
     path = _write_with_gaps(tmp_path / "d.csv", 3000)
+    if csv_parse == "ranges":  # ranges of 4 blocks: 64 bytes made 1,500 chunks
+        monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 8192)
     results = []
     for keep in (True, False):
         monkeypatch.setattr(prepare_module, "keeps_decoded",
