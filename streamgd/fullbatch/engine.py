@@ -233,7 +233,7 @@ def statistics_pass(config: Config, cluster: Cluster, plan: ColumnPlan) -> Prepa
 class Passes:
     """Gradient passes over the partitions, from the files or from worker memory.
 
-    A pass runs a few tasks per worker thread (`TASKS_PER_SLOT`), each summing a
+    A pass runs one task per worker thread (`TASKS_PER_SLOT`), each summing a
     group of partitions, rather than one task per partition: on 2 cores a dask
     task's round trip through the scheduler cost milliseconds, as much as
     summing a 65,536-row partition. Each task returns its partitions' sums and

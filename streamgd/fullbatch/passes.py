@@ -53,9 +53,13 @@ class Mergeable(Protocol):
 M = TypeVar("M", bound=Mergeable)
 T = TypeVar("T")
 
-# tasks per worker thread in a gradient pass: two, so that a thread that
-# finishes early can take over part of a slower one's share
-TASKS_PER_SLOT = 2
+# tasks per worker thread in a gradient pass: one. A second task per thread
+# did not even out slow workers: the scheduler hands a one-thread worker two
+# tasks at once (worker-saturation 1.1, rounded up), so both queued where they
+# landed. It cost each pass a task's round trip, a file opened again and new
+# arrays: 2M rows on 2 workers took 137-154 ms in 2 tasks against 142-167 ms
+# in 4, worker CPU 5-8 ms less each (interleaved runs, load 1.5-2.5)
+TASKS_PER_SLOT = 1
 
 
 @dataclass(frozen=True)
