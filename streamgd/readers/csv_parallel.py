@@ -14,13 +14,13 @@ The blocks are not the serial reader's: a range's last block ends at the range
 more, shorter chunks. Their rows, in order, are the serial reader's rows.
 
 Memory: at most `RANGES_AHEAD` ranges are parsed or waiting besides the one
-being handed on, each a block of text while it is parsed and its typed
-blocks (about 3.5 MB for 8 MiB of rows of 20 numbers): flat in the file's
-size.
+being handed on, each its text while it is parsed (`RANGE_BYTES`) and its
+typed blocks (about 3.5 MB for 8 MiB of rows of 20 numbers): flat in the
+file's size.
 
-Each range counts the newlines of the bytes its parser reads (`LineCount`),
-merged in file order, so chunks get line numbers exactly when the streaming
-reader would give them.
+Each range counts the newlines of its text (`LineCount`), merged in file
+order, so chunks get line numbers exactly when the streaming reader would
+give them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import pyarrow as pa
 from streamgd.readers.chunks import ColumnPlan
 from streamgd.readers.csv import SWITCH_INTERVAL, CsvOptions, LineCount
 from streamgd.readers.csv_ranges import (
-    RANGE_BYTES, column_names, range_blocks, split_ranges,
+    RANGE_BYTES, column_names, range_text, split_ranges, text_blocks,
 )
 
 # threads parsing ranges at once. On this 2-core machine (200,000 rows of 20
@@ -143,17 +143,12 @@ def _parse_range(
     """Read and parse one range (in a parsing thread), handing on its blocks
     and then its `_End`; an error goes with the `_End`, to be raised in
     order. Stops early once `stop` is set."""
-    lines = LineCount()
-
-    def count(data: bytes) -> None:
-        nonlocal lines
-        lines = lines.merge(LineCount.of(data))
-
     try:
-        for block in range_blocks(path, plan, options, byte_range, names, count):
+        text = range_text(path, byte_range)
+        for block in text_blocks(path, plan, options, byte_range, names, text):
             if stop.is_set():
                 return
             handed.put(block)
-        handed.put(_End(lines))
+        handed.put(_End(LineCount.of(text[1])))
     except BaseException as error:  # the consumer waits for an _End
         handed.put(_End(LineCount(), error))
