@@ -350,10 +350,9 @@ def _compiled_chunk_stats(X: NDArray[np.float64]) -> RunningStats | None:
     passes = scaled_moments(X)
     if passes is None:
         return None
-    reference, scale, total, residual, squares = passes
+    reference, scale, total, residual, squares, minimum, maximum = passes
     with np.errstate(over="ignore", under="ignore"):
         count = np.full(X.shape[1], X.shape[0], dtype=np.int64)
-        minimum, maximum = X.min(axis=0), X.max(axis=0)
         n = np.maximum(count, 1)
         shifted_mean, variance = _unscaled(scale, total / n, residual, squares, n)
         mean, correction = _two_sum(reference, shifted_mean)

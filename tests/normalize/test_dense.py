@@ -111,3 +111,17 @@ def test_a_variance_beyond_float64_raises_as_numpy_does():
     compiled = _outcome(lambda: RunningStats.of(X))
     assert isinstance(compiled, tuple) and compiled[0] == 1
     assert compiled == _outcome(lambda: _numpy_only(X))
+
+
+@pytest.mark.parametrize("column", [
+    [0.0, 1.0, 2.0], [-0.0, 1.0, 2.0], [1.0, -0.0, -2.0], [3.0, 0.0, -0.0],
+    [-0.0, 0.0, 5.0], [0.0, -0.0, -5.0], [-0.0, -0.0, 0.0], [2.0, -0.0, 1.0],
+])
+def test_extrema_that_are_zeros_have_numpys_sign(column):
+    """The compiled extrema equal numpy's to the bit, signed zeros included
+    (where both signs meet at an extreme, numpy's own reduction decides)."""
+    rng = np.random.default_rng(len(column))
+    for order in (column, column[::-1], list(rng.permutation(column))):
+        X = np.ascontiguousarray(np.column_stack([order, [7.0, 8.0, 9.0]]))
+        assert dense.scaled_moments(X) is not None
+        _assert_same_bits(RunningStats.of(X), _numpy_only(X))
