@@ -22,6 +22,7 @@ from typing import Any
 
 from streamgd.config import Config
 from streamgd.readers import resolve_files
+from streamgd.readers.chunks import ChunkRef
 
 IGNORED_SECTIONS = ("checkpoint",)
 # settings that change no bit of the run's results, so a run may resume with
@@ -49,6 +50,20 @@ def fingerprint(config: Config) -> dict[str, Any]:
         job[section] = {name: value for name, value in job[section].items()
                         if name != key}
     return {"files": files, "config": job}
+
+
+def chunk_layout(chunks: list[ChunkRef]) -> str:
+    """Hex BLAKE2b digest of how the input is cut into chunks: each chunk's
+    file, first row and row count, in the source's order.
+
+    A checkpoint's epoch position counts chunks by their place in that list,
+    so a resume is exact only on the same cut: another streamgd version may
+    cut the same files otherwise (CSV files by byte ranges, say).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for ref in chunks:
+        digest.update(f"{ref.file}\0{ref.first_row}\0{ref.n_rows}\n".encode())
+    return digest.hexdigest()
 
 
 def content_sample(path: str, size: int) -> str:

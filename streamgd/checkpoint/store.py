@@ -27,8 +27,11 @@ from streamgd.train.state import TrainState
 
 FORMAT = "streamgd-checkpoint"
 # 2: rows inside a chunk are ordered by the chunk's own generator, keyed by
-# the epoch (`EpochPosition.chunk_key`): a version 1 run cannot be continued
-VERSION = 2
+# the epoch (`EpochPosition.chunk_key`): a version 1 run cannot be continued.
+# 3: large CSV files are cut into chunks by byte ranges, and the checkpoint
+# records the cut (`PreparedSummary.chunk_layout`), which version 2 did not:
+# its place in an epoch could name other chunks of a CSV file
+VERSION = 3
 META = "meta.json"
 
 

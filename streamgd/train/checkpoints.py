@@ -18,11 +18,13 @@ import time
 from typing import TYPE_CHECKING
 
 from streamgd.checkpoint import (
-    Checkpoint, differences, fingerprint, load_checkpoint, save_checkpoint,
+    Checkpoint, chunk_layout, differences, fingerprint, load_checkpoint,
+    save_checkpoint,
 )
 from streamgd.config import Config
 from streamgd.errors import CheckpointError, TrainingInterrupted
 from streamgd.outputs import checkpoint_path
+from streamgd.readers.chunks import ChunkRef
 from streamgd.train.costlog import CostLog
 from streamgd.train.prepare import PreparedSummary
 from streamgd.train.signals import StopRequest
@@ -68,6 +70,28 @@ def load_for_resume(config: Config, resume: bool = True) -> Checkpoint | None:
         )
     log.info("resuming from %s", path)
     return checkpoint
+
+
+def check_chunks(checkpoint: Checkpoint, chunks: list[ChunkRef],
+                 config: Config) -> None:
+    """Refuse to resume over chunks cut otherwise than the checkpoint's.
+
+    The files and the job can be the same while the chunks are not: another
+    streamgd version may cut the same files otherwise. The epoch position
+    would then name other rows, and the run would silently skip or repeat
+    some.
+
+    Raises:
+        CheckpointError: the checkpoint recorded another cut.
+    """
+    recorded = checkpoint.prepared.chunk_layout
+    if recorded is not None and recorded != chunk_layout(chunks):
+        raise CheckpointError(
+            f"cannot resume from {checkpoint_path(config)}: the input files are"
+            " cut into other chunks than when it was written (by another"
+            " streamgd version?), so its place in the epoch would name other"
+            " rows. Train without --resume to start over."
+        )
 
 
 class Checkpointer:

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from streamgd.atomic import remove_stale
-from streamgd.checkpoint import Checkpoint
+from streamgd.checkpoint import Checkpoint, chunk_layout
 from streamgd.config import Config
 from streamgd.errors import CheckpointError, DivergenceError
 from streamgd.model.saved import TrainedModel
 from streamgd.outputs import check_folder, check_job_outputs
 from streamgd.readers import Source, column_plan, open_source
 from streamgd.train.checkpoints import (
-    Checkpointer, checkpoint_path, load_for_resume,
+    Checkpointer, check_chunks, checkpoint_path, load_for_resume,
 )
 from streamgd.train.costlog import CostLog, Progress
 from streamgd.train.loop import Engine
@@ -80,6 +80,11 @@ def train(
     if stored:
         prepared = stored.prepared.restore(config, plan)
         source = open_source(config, plan)
+        try:
+            check_chunks(stored, source.chunks, config)
+        except CheckpointError:
+            source.close()
+            raise
     else:
         source, prepared = open_and_prepare(config, plan, progress)
     holdout_source = None
@@ -117,7 +122,8 @@ def _fit(
 ) -> tuple[Engine, CostLog]:
     """The engine trained to its end, from the checkpoint `stored` if given."""
     cost_log = _open_cost_log(config, progress, stored)
-    checkpointer = Checkpointer(config, cost_log, PreparedSummary.of(prepared), stop)
+    summary = PreparedSummary.of(prepared, chunk_layout(source.chunks))
+    checkpointer = Checkpointer(config, cost_log, summary, stop)
     engine = Engine(
         config, prepared, on_boundary=checkpointer, holdout_source=holdout_source
     )

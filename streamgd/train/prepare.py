@@ -76,6 +76,8 @@ class PreparedSummary:
         mean_weight: mean sample weight of the rows kept (1.0 unweighted).
         baseline_cost: the zero model's cost over the rows kept.
         largest_curvature, target_scale: as in `Prepared`.
+        chunk_layout: how the training source was cut into chunks
+            (`checkpoint.fingerprint.chunk_layout`), or None if not known.
     """
 
     stats: RunningStats
@@ -88,14 +90,16 @@ class PreparedSummary:
     baseline_cost: float
     largest_curvature: float | None = None
     target_scale: float | None = None
+    chunk_layout: str | None = None
 
     @classmethod
-    def of(cls, prepared: Prepared) -> PreparedSummary:
+    def of(cls, prepared: Prepared, chunk_layout: str | None = None
+           ) -> PreparedSummary:
         decoder = prepared.decoder
         return cls(prepared.stats, decoder.labels, decoder.impute_values,
                    prepared.n_rows, prepared.n_dropped, tuple(prepared.constant),
                    prepared.mean_weight, prepared.baseline_cost,
-                   prepared.largest_curvature, prepared.target_scale)
+                   prepared.largest_curvature, prepared.target_scale, chunk_layout)
 
     def restore(self, config: Config, plan: ColumnPlan) -> Prepared:
         """The `Prepared` of the pass this summary was taken from."""

@@ -178,6 +178,30 @@ def test_resume_refuses_a_changed_validation_file(tmp_path):
         streamgd.train(job, resume=True)
 
 
+def test_resume_refuses_a_csv_file_cut_otherwise(tmp_path, monkeypatch):
+    """Same files, same job, but the CSV file cut into other chunks (as
+    another streamgd version may cut it): the checkpoint's place in the epoch
+    would name other rows, so the resume is refused; cut as before, it goes
+    on to the uninterrupted model."""
+    from streamgd.readers import csv_parallel
+
+    job = _job(tmp_path, optimizer__max_epochs=2)
+    for part in sorted((tmp_path / "data").glob("*.parquet")):
+        pq.read_table(part).to_pandas().to_csv(part.with_suffix(".csv"),
+                                               index=False)
+        part.unlink()
+    monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 4096)
+    streamgd.train(job, ["output.dir=whole", "checkpoint.enabled=false"])
+    _crash_at(job, lambda n_calls, at_epoch_end: n_calls == 5)
+
+    monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 8192)
+    with pytest.raises(CheckpointError, match="cut into other chunks"):
+        streamgd.train(job, resume=True)
+    monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 4096)
+    streamgd.train(job, resume=True)
+    assert _outcome(tmp_path / "out") == _outcome(tmp_path / "whole")
+
+
 def test_resume_without_checkpoint_trains_from_the_start(tmp_path, caplog):
     """--resume with no checkpoint warns and trains the same model as a fresh run."""
     job = _job(tmp_path, optimizer__max_epochs=2)
