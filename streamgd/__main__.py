@@ -1,5 +1,3 @@
-import sys
+from streamgd.cli import console
 
-from streamgd.cli import main
-
-sys.exit(main())
+console()

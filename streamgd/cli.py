@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -52,6 +53,7 @@ def _train(args: argparse.Namespace) -> int:
                                 resume=args.resume, stop=stop)
         # model and cost log are written: a signal from here on stops nothing
         stop.finish()
+        _COMPLETE.set()
         _print_trained(args, result)
         if stop.late_signal is not None:
             name = signal.Signals(stop.late_signal).name
@@ -384,5 +386,48 @@ def _run(args: argparse.Namespace) -> int:
         return 128 + number
 
 
+# set once the command's outputs are complete: a signal then only gets a note
+# (`console`); `_train` sets it once the model and cost log are written
+_COMPLETE = threading.Event()
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def console() -> None:
+    """The `streamgd` program: `main`, then the exit.
+
+    The interpreter's shutdown after a command still takes a moment (threads
+    joined, about 0.2 s after a training run), and between a training run's
+    end and its return there are a few steps more: a signal then must not end a
+    command that succeeded with a traceback, status 143, or a message that its
+    model was not written. The program's own handlers (`_console_signal`) are
+    there from the start, so that `stop_on_signals` puts them back, not
+    Python's; `main` alone leaves a caller's handlers as they were.
+    """
+    _COMPLETE.clear()
+    for number in _SIGNALS:
+        signal.signal(number, _console_signal)
+    status = main()
+    if status == 0:
+        _COMPLETE.set()
+    sys.exit(status)
+
+
+def _console_signal(number: int, _frame) -> None:
+    """Before the outputs are complete, SIGINT interrupts and SIGTERM ends the
+    process, as Python's defaults do; after, the first signal is only noted
+    and the defaults come back (a shutdown that hangs can still be stopped)."""
+    name = signal.Signals(number).name
+    if _COMPLETE.is_set():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        print(f"streamgd: {name} arrived after the command's outputs were"
+              " complete; they were kept", file=sys.stderr)
+        return
+    if number == signal.SIGINT:
+        raise KeyboardInterrupt
+    signal.signal(number, signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -94,3 +94,31 @@ def test_signal_after_the_outputs_are_written_exits_zero(
     assert "after the outputs were written" in captured.err
     assert (tmp_path / "out" / "model.json").exists()
     assert signal.getsignal(number) == before  # the command's handler is gone
+
+
+def test_the_program_notes_a_signal_once_its_outputs_are_complete(capsys):
+    """`streamgd` (cli.console) keeps its own handlers to the exit: before the
+    outputs are complete SIGINT interrupts as Python's default does; after, a
+    signal in the moment the interpreter takes to shut down is only noted and
+    Python's defaults come back (a second signal acts as usual)."""
+    from streamgd import cli
+
+    before = {number: signal.getsignal(number) for number in cli._SIGNALS}
+    try:
+        for number in cli._SIGNALS:
+            signal.signal(number, cli._console_signal)
+        cli._COMPLETE.clear()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        assert capsys.readouterr().err == ""
+
+        cli._COMPLETE.set()
+        os.kill(os.getpid(), signal.SIGTERM)  # would end pytest if not handled
+        assert "SIGTERM arrived after the command's outputs were complete" in (
+            capsys.readouterr().err)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        cli._COMPLETE.clear()
+        for number, handler in before.items():
+            signal.signal(number, handler)
