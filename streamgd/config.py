@@ -159,7 +159,9 @@ FIELDS: tuple[Field, ...] = (
     Field("data.csv.newlines_in_values", bool, False,
           "quoted values may contain newlines (slower to parse)"),
     Field("data.csv.block_size", int, 1 << 20,
-          "bytes per CSV block; a block is one chunk of the shuffle",
+          "bytes per CSV block; a block is one chunk of the shuffle (in a"
+          " plain file over 8 MiB, parsed by byte ranges, the last block of"
+          " each range is shorter)",
           check=_block_size),
     Field("data.read_ahead", int, 4,
           "chunks read ahead while training, by up to 2 threads (0: none)",
