@@ -21,14 +21,27 @@ file's size.
 Each range counts the newlines of its text (`LineCount`), merged in file
 order, so chunks get line numbers exactly when the streaming reader would
 give them.
+
+A range with a line of an odd number of quote characters may have been cut
+inside a quoted value that holds a line break (`csv_ranges.QuoteCheck`); the
+first such range in file order ends the ranges, and the streaming reader
+reads the rest of the file from that range's first row, with quoted line
+breaks allowed (the ranges before it hold whole rows: their lines are all
+even). The rows are then those of the file read whole with
+`data.csv.newlines_in_values: true`, which is what such a file needs; the
+streaming reader without it parses the value only while no block boundary
+falls inside it, and fails otherwise ("out of sync with chunker").
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from itertools import islice
 from queue import SimpleQueue
 from typing import Iterator
@@ -36,10 +49,15 @@ from typing import Iterator
 import pyarrow as pa
 
 from streamgd.readers.chunks import ColumnPlan
-from streamgd.readers.csv import SWITCH_INTERVAL, CsvOptions, LineCount
-from streamgd.readers.csv_ranges import (
-    RANGE_BYTES, column_names, range_text, split_ranges, text_blocks,
+from streamgd.readers.csv import (
+    SWITCH_INTERVAL, CsvOptions, LineCount, _open, _parsed_ahead,
 )
+from streamgd.readers.csv_ranges import (
+    RANGE_BYTES, CountedRange, QuoteCheck, column_names, range_text,
+    split_ranges, text_blocks,
+)
+
+log = logging.getLogger(__name__)
 
 # threads parsing ranges at once. On this 2-core machine (200,000 rows of 20
 # numbers, 79 MB, load about 1): one streaming reader 0.18 s, ranges of 8 MiB
@@ -76,10 +94,16 @@ def range_bytes(options: CsvOptions) -> int:
 @dataclass(frozen=True)
 class _End:
     """The last item a range's parse hands on: its newlines, and the error
-    that ended it, if one did."""
+    that ended it, if one did.
+
+    Attributes:
+        odd_line: for a range not parsed, its first row's offset and the line
+            with an odd number of quotes, counted from that row (0-based).
+    """
 
     lines: LineCount
     error: BaseException | None = None
+    odd_line: tuple[int, int] | None = None
 
 
 class ParallelParse:
@@ -104,6 +128,13 @@ class ParallelParse:
         a range's error is raised after the blocks parsed before it, where
         the streaming reader would raise it."""
         names = column_names(self.path, self.options)
+        odd = yield from self._ranges(names)
+        if odd is not None:
+            yield from self._streamed(odd, names)
+
+    def _ranges(self, names: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+        """The blocks of the ranges; returns the `_End` of the first range
+        with an odd line, where the ranges stop (None if there is none)."""
         upcoming = iter(self.ranges)
         stop = threading.Event()
         with (
@@ -125,6 +156,8 @@ class ParallelParse:
                                    for byte_range in islice(upcoming, 1))
                     while not isinstance(item := handed.get(), _End):
                         yield item
+                    if item.odd_line is not None:
+                        return item
                     self.lines = self.lines.merge(item.lines)
                     if item.error is not None:
                         raise item.error
@@ -134,6 +167,29 @@ class ParallelParse:
                 stop.set()
                 for future, _ in waiting:
                     future.cancel()
+        return None
+
+    def _streamed(self, odd: _End, names: tuple[str, ...]) -> Iterator[pa.RecordBatch]:
+        """The blocks of the rest of the file, from the first row of the range
+        of `odd` on, read by the streaming reader with quoted line breaks
+        allowed (see the module docstring)."""
+        first, lines_before = odd.odd_line
+        log.warning(
+            "%s: line %d has an odd number of quote characters: a quoted value"
+            " seems to hold a line break; the file is read by the streaming"
+            " reader from there on (set data.csv.newlines_in_values: true if"
+            " quoted values hold line breaks)", self.path,
+            self.lines.newlines + lines_before + 1,
+        )
+        options = replace(self.options, newlines_in_values=True)
+        here = replace(options, column_names=names, header=False) if first else options
+        with ExitStack() as stack:
+            counter = stack.enter_context(
+                CountedRange(self.path, first, os.path.getsize(self.path)))
+            reader = stack.enter_context(
+                _open(counter, self.path, self.plan, here, whole=options))
+            yield from _parsed_ahead(reader, self.path, self.plan, options)
+        self.lines = self.lines.merge(counter.lines)
 
 
 def _parse_range(
@@ -145,7 +201,12 @@ def _parse_range(
     order. Stops early once `stop` is set."""
     try:
         text = range_text(path, byte_range)
-        for block in text_blocks(path, plan, options, byte_range, names, text):
+        check = QuoteCheck(text[0])
+        if not (check.feed(text[1]) and check.finish()):
+            lines_before = text[1].count(b"\n", 0, check.odd_line - text[0])
+            handed.put(_End(LineCount(), odd_line=(text[0], lines_before)))
+            return
+        for block in text_blocks(path, plan, options, names, text):
             if stop.is_set():
                 return
             handed.put(block)

@@ -16,9 +16,16 @@ line is read by the range that starts at byte 0 and by the client, which hands
 the column names to the other ranges.
 
 A quoted value holding a line break would be cut at that break, so a file is
-never split when `data.csv.newlines_in_values` is true; when it is false and
-such a value exists anyway, the halves fail to parse and the error says to set
-it. Compressed files cannot be entered in the middle and are read whole.
+never split when `data.csv.newlines_in_values` is true. When it is false and
+such a value exists anyway, the lines after a cut inside it may well parse as
+rows, so every range is checked (`QuoteCheck`): a cut inside a quoted value
+leaves a line with an odd number of quote characters on both sides of it, and
+no line of a standard CSV file has one otherwise (a quote inside a value is
+written twice, and an unquoted value holds none). A range that holds no quote
+character at all costs one `find`. The range of such a line is refused
+(`quoted_line_break`, which names the line), or, in the statistics pass,
+the rest of the file is read by the streaming reader (`readers.csv_parallel`).
+Compressed files cannot be entered in the middle and are read whole.
 """
 
 from __future__ import annotations
@@ -29,13 +36,14 @@ import os
 from dataclasses import replace
 from typing import Any, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from streamgd.errors import DataError
 from streamgd.readers.chunks import ColumnPlan
 from streamgd.readers.csv import (
-    CsvOptions, ForwardReader, _batches, _open, _read_options,
+    CsvOptions, ForwardReader, LineCount, _batches, _open, _read_options,
 )
 from streamgd.readers.files import COMPRESSIONS
 
@@ -98,15 +106,24 @@ def range_blocks(
 
     Raises:
         DataError: a value that is not a number (named by its row in the whole
-            file) or a row that does not parse (with the hint above).
+            file), a row that does not parse (located in the whole file), or a
+            line of the range with an odd number of quote characters (see the
+            module docstring).
     """
     with open(path, "rb") as handle:
         first = row_start(handle, byte_range[0])
         last = row_start(handle, byte_range[1])
     if last <= first:
         return
-    with _ByteRange(path, first, last) as stream:
-        yield from _parse(stream, first, path, plan, options, byte_range, names)
+    with _ByteRange(path, first, last, QuoteCheck(first)) as stream:
+        try:
+            yield from _parse(stream, first, path, plan, options, names)
+        except DataError:
+            # a line cut short at the odd line may have failed first
+            if stream.check.odd_line is None:
+                raise
+        if stream.check.odd_line is not None:
+            raise quoted_line_break(path, stream.check.odd_line) from None
 
 
 def range_text(path: str, byte_range: tuple[int, int]) -> tuple[int, bytes]:
@@ -127,31 +144,28 @@ def range_text(path: str, byte_range: tuple[int, int]) -> tuple[int, bytes]:
 
 
 def text_blocks(
-    path: str, plan: ColumnPlan, options: CsvOptions, byte_range: tuple[int, int],
-    names: tuple[str, ...], text: tuple[int, bytes],
+    path: str, plan: ColumnPlan, options: CsvOptions, names: tuple[str, ...],
+    text: tuple[int, bytes],
 ) -> Iterator[pa.RecordBatch]:
-    """The parsed blocks of `text` (`range_text` of `byte_range`), in order,
+    """The parsed blocks of `text` (`range_text` of a byte range), in order,
     parsed in the calling thread (errors as in `range_blocks`)."""
     first, data = text
     if not data:
         return
-    yield from _parse(pa.BufferReader(data), first, path, plan, options,
-                      byte_range, names)
+    yield from _parse(pa.BufferReader(data), first, path, plan, options, names)
 
 
 def _parse(
     stream: Any, first: int, path: str, plan: ColumnPlan, options: CsvOptions,
-    byte_range: tuple[int, int], names: tuple[str, ...],
+    names: tuple[str, ...],
 ) -> Iterator[pa.RecordBatch]:
     """The blocks of `stream`, the rows of the file from byte `first` on."""
     # the header is behind a later range: name the columns, parse lines as data
     here = replace(options, column_names=names, header=False) if first else options
-    try:
-        # errors are located in the whole file, read with the job's options
-        with _open(stream, path, plan, here, whole=options) as reader:
-            yield from _batches(reader, path, plan, options)
-    except DataError as error:
-        raise _split_hint(error, path, byte_range) from None
+    # errors are located in the whole file, read with the job's options, and
+    # raised as the whole file's reader raises them
+    with _open(stream, path, plan, here, whole=options) as reader:
+        yield from _batches(reader, path, plan, options)
 
 
 def row_start(handle: io.BufferedReader, offset: int) -> int:
@@ -196,29 +210,130 @@ def rows_before(
     return n_rows
 
 
-def _split_hint(error: DataError, path: str, byte_range: tuple[int, int]) -> DataError:
-    """A parse error without a row: the cut may have split a quoted value."""
-    if error.row is not None or error.line is not None:
-        return error
-    return type(error)(
-        f"{error.reason.rstrip('.')} (in bytes {byte_range[0]}-{byte_range[1]},"
-        " read apart from the rest of the file); if quoted values hold line"
-        " breaks, set data.csv.newlines_in_values: true, which reads the file"
-        " as one piece", file=path,
+def quoted_line_break(path: str, offset: int) -> DataError:
+    """The error of a range whose line at byte `offset` has an odd number of
+    quote characters (the line is counted: a second read, the error path)."""
+    with open(path, "rb") as handle:
+        line = 1 + sum(piece.count(b"\n") for piece in _pieces(handle, offset))
+    return DataError(
+        "this line has an odd number of quote characters: a quoted value seems"
+        " to hold a line break, and the file, read in byte ranges side by side,"
+        " may be cut inside it; set data.csv.newlines_in_values: true, which"
+        " reads the file as one piece", file=path, line=line,
     )
 
 
-class _ByteRange(ForwardReader):
-    """A file object reading bytes [first, last) of a file, for pyarrow."""
+def _pieces(handle: io.BufferedReader, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of `handle`, a megabyte at a time."""
+    while size > 0:
+        piece = handle.read(min(size, 1 << 20))
+        if not piece:
+            return
+        size -= len(piece)
+        yield piece
 
-    def __init__(self, path: str, first: int, last: int) -> None:
+
+class QuoteCheck:
+    """Finds the first line with an odd number of quote characters in the
+    consecutive pieces of a range (see the module docstring).
+
+    Attributes:
+        odd_line: file offset of that line's first byte, once found.
+    """
+
+    def __init__(self, first: int) -> None:
+        self.odd_line: int | None = None
+        self._offset = first      # of the next piece
+        self._line = first        # start of the line in progress
+        self._odd = False         # its quotes so far are odd
+
+    def feed(self, data: bytes) -> bool:
+        """Check the next piece; False once an odd line is found."""
+        if self.odd_line is None:
+            self._check(data)
+            self._offset += len(data)
+        return self.odd_line is None
+
+    def finish(self) -> bool:
+        """Check the last line (the pieces are all fed); False if odd."""
+        if self.odd_line is None and self._odd:
+            self.odd_line = self._line
+        return self.odd_line is None
+
+    def _check(self, data: bytes) -> None:
+        first = data.find(b'"')
+        last_newline = data.rfind(b"\n")
+        if first < 0:
+            # no quote: only the line in progress can be odd
+            if self._odd and last_newline >= 0:
+                self.odd_line = self._line
+            elif last_newline >= 0:
+                self._line = self._offset + last_newline + 1
+            return
+
+        # from the line of the first quote to the end of the last quote's line
+        start = 0 if self._odd else data.rfind(b"\n", 0, first) + 1
+        end = data.find(b"\n", data.rfind(b'"'))
+        end = len(data) if end < 0 else end + 1
+        span = np.frombuffer(data, np.uint8, end - start, start)
+        quotes = np.flatnonzero(span == 34)
+        newlines = np.flatnonzero(span == 10)
+        # every line before being even, the quotes since the line in progress
+        # began are odd at a newline exactly when its line is the first odd one
+        before = np.searchsorted(quotes, newlines) + self._odd
+        odd = np.flatnonzero(before & 1)
+        if odd.size:
+            k = int(odd[0])
+            if k:
+                self.odd_line = self._offset + start + int(newlines[k - 1]) + 1
+            else:
+                self.odd_line = self._line if start == 0 else self._offset + start
+            return
+        self._odd = bool((quotes.size + self._odd) & 1)
+        if last_newline >= 0:
+            self._line = self._offset + last_newline + 1
+
+
+class _ByteRange(ForwardReader):
+    """A file object reading bytes [first, last) of a file, for pyarrow.
+
+    With a `check`, each piece read is fed to it; the range then ends early
+    at the piece where an odd line is found.
+    """
+
+    def __init__(
+        self, path: str, first: int, last: int, check: QuoteCheck | None = None,
+    ) -> None:
         self._stream = open(path, "rb")
         self._stream.seek(first)
         self._left = last - first
+        self.check = check
 
     def read(self, size: int = -1) -> bytes:
         size = self._left if size is None or size < 0 else min(size, self._left)
         data = self._stream.read(size)
         self._left -= len(data)
+        if self.check is not None and not self._checked(data):
+            self._left = 0
+            return b""
         return data
 
+    def _checked(self, data: bytes) -> bool:
+        """Whether the lines of the range up to `data` are all even."""
+        if not self.check.feed(data):
+            return False
+        at_end = self._left == 0 or not data
+        return not at_end or self.check.finish()
+
+
+class CountedRange(_ByteRange):
+    """A byte range of a file that counts the lines read from it."""
+
+    def __init__(self, path: str, first: int, last: int) -> None:
+        super().__init__(path, first, last)
+        self.lines = LineCount()
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.lines = self.lines.merge(LineCount.of(data))
+        return data

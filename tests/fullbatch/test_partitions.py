@@ -141,3 +141,59 @@ def test_a_row_group_gone_from_its_file_is_an_error_naming_the_file(tmp_path):
         with pytest.raises(DataError, match=r"d\.parquet: cannot read row group"
                                             r" 2 .*changed or removed"):
             list(reader.tables(partitions[2], parquet))
+
+
+def _read_every_partition(config, range_bytes: int) -> list[pa.Table]:
+    """The tables of every partition of the job, cut into ranges of
+    `range_bytes` (more than one: the file is cut)."""
+    plan = column_plan(config)
+    partitions = list_partitions(config, plan, range_bytes)
+    assert len(partitions) > 1
+    reader = partition_reader(config, plan)
+    return [table for p in partitions for _, table in reader.tables(p)]
+
+
+def test_a_column_missing_from_a_cut_file_is_named(tmp_path):
+    """A file cut into ranges without a planned column: the error names the
+    column, with no hint about quoted line breaks."""
+    write_csv(tmp_path / "d.csv", {"a": np.arange(200.0), "y": np.zeros(200)})
+    config = _config([tmp_path / "d.csv"])
+    with pytest.raises(SchemaError, match=r"column 'b' of .*d\.csv: column not"
+                       r" found in the CSV header$"):
+        _read_every_partition(config, 256)
+
+
+def test_a_row_longer_than_a_block_in_a_cut_file_names_the_block_size(tmp_path):
+    """A row longer than data.csv.block_size in a range: the error says to
+    raise the block size, and nothing about quoted line breaks."""
+    notes = np.array(["x"] * 300, dtype=object)
+    notes[250] = "x" * 600
+    write_csv(tmp_path / "d.csv", {"a": np.arange(300.0), "b": np.ones(300),
+                                   "y": np.zeros(300), "notes": notes})
+    config = _config([tmp_path / "d.csv"], csv={"block_size": 256})
+    with pytest.raises(DataError, match=r"block_size \(256 bytes\) is smaller"
+                       r" than the header line or a row") as caught:
+        _read_every_partition(config, 1024)
+    assert "newlines_in_values" not in str(caught.value)
+
+
+def test_a_quoted_line_break_across_a_cut_is_refused_naming_its_line(tmp_path):
+    """A quoted value whose lines look like rows, cut inside by the ranges:
+    the job's partitions are refused with the value's first line and the
+    setting that reads the file whole, never read with extra rows."""
+    lines = [f"{k},1,{k},x" for k in range(200)]
+    inner = "\n".join(["3,3,1000,z"] * 30)
+    lines[120] = f'120,1,120,"text\n{inner}"'
+    (tmp_path / "d.csv").write_text("a,b,y,note\n" + "\n".join(lines) + "\n")
+    config = _config([tmp_path / "d.csv"])
+    with pytest.raises(DataError, match=r"d\.csv \(line 122\): this line has an"
+                       r" odd number of quote characters.*newlines_in_values:"
+                       r" true") as caught:
+        _read_every_partition(config, 100)
+    assert caught.value.line == 122
+
+    whole = _config([tmp_path / "d.csv"], csv={"newlines_in_values": True})
+    plan = column_plan(whole)
+    (partition,) = list_partitions(whole, plan, 100)
+    tables = [table for _, table in partition_reader(whole, plan).tables(partition)]
+    assert sum(table.num_rows for table in tables) == 200

@@ -107,10 +107,24 @@ def test_csv_earliest_bad_row_is_named_across_columns(tmp_path):
 @pytest.mark.parametrize("plan", [ColumnPlan(("id", "zz"), "y", True),
                                   ColumnPlan(("id", "a"), "zz", True)])
 def test_csv_missing_column_is_named(tmp_path, plan):
-    """A feature or target absent from the header raises SchemaError naming it."""
-    path = _write(tmp_path / "data.csv", _numbered(5))
-    with pytest.raises(SchemaError, match=r"column 'zz' of .*data\.csv: column not"):
+    """A feature or target absent from the header raises SchemaError naming it
+    (in a file cut into ranges too: no hint about quoted line breaks)."""
+    path = _write(tmp_path / "data.csv", _numbered(50))
+    with pytest.raises(SchemaError, match=r"column 'zz' of .*data\.csv: column not"
+                       r" found in the CSV header$"):
         _source([path], tmp_path / "cache", plan)
+
+
+def test_csv_row_longer_than_a_block_names_the_block_size(tmp_path):
+    """A row longer than data.csv.block_size: the error says to raise it, and
+    nothing about quoted line breaks, whether or not the file is cut."""
+    lines = _numbered(200)
+    lines[150] = "149,149," + "9" * 600
+    path = _write(tmp_path / "data.csv", lines)
+    with pytest.raises(DataError, match=r"data\.csv: .*block_size \(256 bytes\)"
+                       r" is smaller than the header line or a row") as caught:
+        _source([path], tmp_path / "cache", block_size=256)
+    assert "newlines_in_values" not in str(caught.value)
 
 
 def test_csv_empty_file_is_an_error_by_default(tmp_path):
@@ -251,20 +265,57 @@ def _assert_lines_right_or_absent(source: CsvSource, physical: list[int]) -> Non
             ]
 
 
-def test_csv_quoted_newlines_undeclared_give_no_wrong_lines(tmp_path, csv_parse):
-    """When quoted newlines parse without the setting (one block), no row is
-    given a wrong line number; cut into ranges, the file is refused with the
-    setting named."""
+def test_csv_quoted_newlines_undeclared_give_no_wrong_lines(tmp_path):
+    """When quoted newlines parse without the setting (one block, or the
+    ranges' fallback to the streaming reader), no row is given a wrong line
+    number."""
     lines = _quoted_lines(20)
     path = _write(tmp_path / "data.csv", lines)
-    if csv_parse == "ranges":
-        with pytest.raises(DataError, match="newlines_in_values: true"):
-            _source([path], tmp_path / "cache")
-        return
     source = _source([path], tmp_path / "cache")
 
     assert sum(ref.n_rows for ref in source.chunks) == 20
     _assert_lines_right_or_absent(source, _physical_lines(lines))
+    source.close()
+
+
+@pytest.mark.parametrize("row", [0, 1, 60, 119])
+def test_csv_quoted_lines_that_look_like_rows_are_never_read_as_rows(
+    tmp_path, caplog, csv_parse, row
+):
+    """A quoted value holding lines that would parse as rows, undeclared: the
+    rows are those of the file read with newlines_in_values, wherever the
+    value lies (cut into ranges: in the first range, a middle one, the
+    last), and the line is named in a warning when the ranges stop there."""
+    lines = [line + ",x" for line in _numbered(120)]
+    inner = "\n".join(["3,3,1000,z"] * 20)
+    lines[row + 1] = f'{row},{row},{2 * row},"text\n{inner}"'
+    path = _write(tmp_path / "data.csv", lines)
+    with caplog.at_level(logging.WARNING):
+        source = _source([path], tmp_path / "cache")
+
+    whole = pa_csv.read_csv(
+        path, parse_options=pa_csv.ParseOptions(newlines_in_values=True))
+    table = _read_all(source)
+    assert table.column("id").to_pylist() == whole.column("id").to_pylist()
+    assert table.column("y").to_pylist() == whole.column("y").to_pylist()
+    assert table.num_rows == 120
+    assert all(ref.first_line is None for ref in source.chunks)
+    if csv_parse == "ranges":
+        assert f"line {row + 2} has an odd number of quote" in caplog.text
+    source.close()
+
+
+def test_csv_a_quote_inside_an_unquoted_value_is_text(tmp_path):
+    """A lone quote inside an unquoted value (not standard CSV, but pyarrow
+    reads it as text) gives the same rows and lines, cut or not."""
+    lines = ["id,a,y,note"] + [f"{i},{i},{2 * i},x" for i in range(100)]
+    lines[50] = '49,49,98,12" pipe'
+    path = _write(tmp_path / "data.csv", lines)
+    source = _source([path], tmp_path / "cache")
+    table = _read_all(source)
+    assert table.column("id").to_pylist() == [float(i) for i in range(100)]
+    assert [ref.first_line for ref in source.chunks] == [
+        ref.first_row + 2 for ref in source.chunks]
     source.close()
 
 

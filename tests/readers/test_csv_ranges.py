@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from streamgd.errors import DataError, NonFiniteValueError, SchemaError
 from streamgd.readers import ColumnPlan, CsvOptions
 from streamgd.readers.csv_ranges import (
-    column_names, range_blocks, rows_before, split_ranges,
+    QuoteCheck, column_names, range_blocks, rows_before, split_ranges,
 )
 
 PLAN = ColumnPlan(("a", "b"), "y", True)
@@ -82,18 +82,49 @@ def test_files_that_cannot_be_cut_are_read_whole(tmp_path):
     assert split_ranges(str(plain), CsvOptions(header=False), 64) is None
 
 
-def test_a_quoted_line_break_across_a_cut_is_refused_with_the_setting(tmp_path):
-    """The whole file parses, its ranges cannot: the error says what to set."""
+def test_a_quoted_line_break_across_a_cut_is_refused_naming_its_line(tmp_path):
+    """Lines inside a quoted value that look like rows are not read as rows
+    when a cut falls inside it: the range is refused, the error names the
+    value's first line and the setting."""
     path = tmp_path / "d.csv"
-    rows = [f'{k},"line one\nline two",{k}' for k in range(40)]
-    path.write_text("a,notes,y\n" + "\n".join(rows) + "\n")
+    lines = [f"{k},n,{k}" for k in range(40)]
+    lines[30] = '30,"text\n' + "\n".join(["3,z,1000"] * 20) + '",30'
+    path.write_text("a,notes,y\n" + "\n".join(lines) + "\n")
     plan = ColumnPlan(("a",), "y", True)
-    assert pa_csv.read_csv(path).num_rows == 40
+    whole = pa_csv.read_csv(
+        path, parse_options=pa_csv.ParseOptions(newlines_in_values=True))
+    assert whole.num_rows == 40
     options = CsvOptions()
     names = column_names(str(path), options)
-    with pytest.raises(DataError, match=r"d.csv: .*newlines_in_values: true"):
+    with pytest.raises(DataError, match=r"d.csv \(line 32\): this line has an odd"
+                       r" number of quote characters.*newlines_in_values: true"):
         for byte_range in split_ranges(str(path), options, 100):
             list(range_blocks(str(path), plan, options, byte_range, names))
+
+
+def _odd_line(data: bytes, first: int) -> int | None:
+    """The offset of the first line of `data` with an odd number of quotes."""
+    offset = first
+    for line in data.split(b"\n"):
+        if line.count(b'"') % 2:
+            return offset
+        offset += len(line) + 1
+    return None
+
+
+@given(data=st.binary(max_size=60).map(
+           lambda raw: bytes(b'ab"\n\r'[byte % 5] for byte in raw)),
+       cuts=st.lists(st.integers(0, 60), max_size=4), first=st.integers(0, 9))
+def test_the_quote_check_finds_the_first_odd_line_in_any_pieces(data, cuts, first):
+    """Fed in pieces cut anywhere, the check finds the first line with an odd
+    number of quote characters, at its offset in the file, or none."""
+    bounds = sorted({0, len(data), *(cut for cut in cuts if cut < len(data))})
+    check = QuoteCheck(first)
+    for start, end in zip(bounds, bounds[1:]):
+        if not check.feed(data[start:end]):
+            break
+    check.finish()
+    assert check.odd_line == _odd_line(data, first)
 
 
 def test_a_bad_value_in_a_later_range_is_named_by_its_row_in_the_file(tmp_path):
