@@ -17,7 +17,7 @@ import streamgd
 from streamgd.errors import SchemaError
 from streamgd.readers import csv_parallel, csv_ranges
 from streamgd.readers.chunks import ColumnPlan
-from streamgd.readers.csv import CsvOptions, CsvSource
+from streamgd.readers.csv import CsvOptions, CsvSource, LineCount
 from streamgd.readers.files import DataFile
 from tests.helpers import job, write_csv
 
@@ -258,3 +258,18 @@ def test_a_range_never_holds_less_than_a_block(tmp_path):
     assert csv_parallel.range_bytes(CsvOptions()) == csv_parallel.RANGE_BYTES
     big = CsvOptions(block_size=4 * csv_parallel.RANGE_BYTES)
     assert csv_parallel.range_bytes(big) == 4 * csv_parallel.RANGE_BYTES
+
+
+@given(text=st.text(alphabet="a,\r\n", max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=5))
+def test_line_counts_of_pieces_merge_to_the_whole_files(text, cuts):
+    """However the bytes are cut, the pieces' counts merged in order equal the
+    count of the whole: ranges count their own newlines."""
+    data = text.encode()
+    bounds = sorted({0, len(data), *(min(cut, len(data)) for cut in cuts)})
+    merged = LineCount()
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        merged = merged.merge(LineCount.of(data[start:end]))
+    assert merged == LineCount.of(data)
+    body = data.rstrip(b"\r\n")
+    assert merged.n_lines == (body.count(b"\n") + 1 if body else 0)
