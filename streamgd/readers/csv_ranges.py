@@ -63,8 +63,11 @@ def split_ranges(
     """[start, end) byte ranges covering the file, or None to read it whole.
 
     None for a compressed file, a file that fits in one range, a file whose
-    quoted values may hold line breaks, and a file without a header and
-    without `data.csv.column_names` (its column names are not known here).
+    quoted values may hold line breaks, a file without a header and without
+    `data.csv.column_names` (its column names are not known here), and a file
+    whose first block (`_head`) holds no whole header line or a line ending
+    in a lone CR: rows are cut after LF only, so a file of CR line endings
+    would be one range, read whole into memory.
     """
     size = os.path.getsize(path)
     if (
@@ -74,6 +77,10 @@ def split_ranges(
         or not (options.header or options.column_names)
     ):
         return None
+    head = _head(path, options)
+    head = head[: head.rfind(b"\n") + 1]  # a CR at the end may precede a LF
+    if head.count(b"\r") != head.count(b"\r\n") or _header_line(head) is None:
+        return None
     n_ranges = -(-size // range_bytes)
     bounds = [size * k // n_ranges for k in range(n_ranges + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
@@ -81,17 +88,39 @@ def split_ranges(
 
 def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
     """Every column name of the file, in order: data.csv.column_names, or the
-    header line as pyarrow parses it."""
+    header line as pyarrow parses it (after any blank lines, which pyarrow
+    skips, and within the first block, where pyarrow looks for it)."""
     if options.column_names:
         return options.column_names
-    with open(path, "rb") as handle:
-        header = handle.readline().rstrip(b"\r\n") + b"\n"
+    header = _header_line(_head(path, options))
+    if header is None:
+        raise DataError(
+            f"no header line ends within the first data.csv.block_size"
+            f" ({options.block_size}) bytes: raise it", file=path,
+        )
     parse = pa_csv.ParseOptions(delimiter=options.delimiter)
     try:
         table = pa_csv.read_csv(io.BytesIO(header), parse_options=parse)
     except pa.ArrowInvalid as error:
         raise DataError(f"cannot parse the CSV header ({error})", file=path) from None
     return tuple(table.column_names)
+
+
+def _head(path: str, options: CsvOptions) -> bytes:
+    """The file's first block (pyarrow needs the header line in it)."""
+    with open(path, "rb") as handle:
+        return handle.read(options.block_size)
+
+
+def _header_line(head: bytes) -> bytes | None:
+    """The first line of `head` that is not blank, with its LF, if one ends
+    in it."""
+    position = 0
+    while (end := head.find(b"\n", position)) >= 0:
+        if head[position:end].rstrip(b"\r"):
+            return head[position:end].rstrip(b"\r") + b"\n"
+        position = end + 1
+    return None
 
 
 def range_blocks(

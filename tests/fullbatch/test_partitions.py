@@ -197,3 +197,28 @@ def test_a_quoted_line_break_across_a_cut_is_refused_naming_its_line(tmp_path):
     (partition,) = list_partitions(whole, plan, 100)
     tables = [table for _, table in partition_reader(whole, plan).tables(partition)]
     assert sum(table.num_rows for table in tables) == 200
+
+
+def test_blank_lines_before_the_header_of_a_cut_file_are_skipped(tmp_path):
+    """A file cut into ranges whose header follows blank lines: its rows are
+    read (the header is found after the blank lines, as pyarrow finds it)."""
+    write_csv(tmp_path / "d.csv", {"a": np.arange(200.0), "b": np.ones(200),
+                                   "y": np.zeros(200)})
+    text = (tmp_path / "d.csv").read_bytes()
+    (tmp_path / "d.csv").write_bytes(b"\n\r\n" + text)
+    tables = _read_every_partition(_config([tmp_path / "d.csv"]), 256)
+    assert [value for table in tables for value in
+            table.column("a").to_pylist()] == list(np.arange(200.0))
+
+
+def test_a_file_of_cr_line_endings_is_one_partition(tmp_path):
+    """Rows are cut after LF only: a file of CR line endings is read whole,
+    as one partition, never as one range holding the whole file."""
+    lines = ["a,b,y"] + [f"{k},1,{2 * k}" for k in range(200)]
+    (tmp_path / "d.csv").write_bytes(("\r".join(lines) + "\r").encode())
+    config = _config([tmp_path / "d.csv"])
+    plan = column_plan(config)
+    (partition,) = list_partitions(config, plan, 256)
+    assert partition.byte_range is None
+    tables = [table for _, table in partition_reader(config, plan).tables(partition)]
+    assert sum(table.num_rows for table in tables) == 200

@@ -339,6 +339,19 @@ def test_csv_blank_lines_give_no_wrong_lines(tmp_path):
     source.close()
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_csv_blank_lines_before_the_header_are_skipped(tmp_path, newline):
+    """Blank lines before the header are skipped, as pyarrow skips them, in a
+    file cut into ranges too (its header is found after them)."""
+    path = tmp_path / "data.csv"
+    path.write_bytes((newline * 2 + newline.join(_numbered(300)) + newline).encode())
+    source = _source([path], tmp_path / "cache", block_size=256)
+    table = _read_all(source)
+    assert table.column("id").to_pylist() == [float(i) for i in range(300)]
+    assert table.column("y").to_pylist() == [2.0 * i for i in range(300)]
+    source.close()
+
+
 def test_csv_trailing_blank_lines_keep_line_numbers(tmp_path):
     """Blank lines after the last row shift no row: line numbers stay."""
     path = _write(tmp_path / "data.csv", _numbered(300) + ["", ""])

@@ -178,3 +178,16 @@ def test_a_nan_decoded_from_a_later_range_names_the_row_in_the_file(tmp_path):
                 with reader.rows_in_file(partition):
                     decoder.decode(table, ref)
     assert np.isnan(float("nan"))  # the file holds the text nan, read as NaN
+
+
+def test_column_names_follow_blank_lines_within_the_first_block(tmp_path):
+    """The header is the first line that is not blank, as pyarrow reads it;
+    one that does not end within the first block is an error naming the
+    setting, not a read of the whole file."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"\r\n\n" + b'"a","b",y\n1,2,3\n')
+    assert column_names(str(path), CsvOptions()) == ("a", "b", "y")
+    path.write_bytes(b"\n" * 10 + b"a" * 100 + b",b\n1,2\n")
+    with pytest.raises(DataError, match=r"d.csv: no header line ends within the"
+                       r" first data.csv.block_size \(64\) bytes"):
+        column_names(str(path), CsvOptions(block_size=64))
