@@ -334,9 +334,10 @@ def measurements(args, out: Path) -> list[dict]:
     if not args.fullbatch_only:
         add("streamgd_job_b256", "parquet", args.rows,
             streamgd_job(job(parquet, args.task, features, out, batch_size=256)))
-    tiny = data.ensure(data.Spec(args.task, 4 * 256, args.features, 256),
-                       args.data, "parquet")
     for workers in () if args.no_dask or not wanted("parquet") else (1, 2):
+        # the file of a pass's fixed cost: 4 row groups of 256 rows
+        tiny = data.ensure(data.Spec(args.task, 4 * 256, args.features, 256),
+                           args.data, "parquet")
         files, cached, fixed = fullbatch_pass_seconds(
             parquet, features, out, workers, args.repeats, scan, tiny)
         record(f"dask_fullbatch_w{workers}", "parquet", args.rows, *files)
