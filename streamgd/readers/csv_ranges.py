@@ -79,11 +79,15 @@ def split_ranges(
         return None
     head = _head(path, options)
     head = head[: head.rfind(b"\n") + 1]  # a CR at the end may precede a LF
-    if head.count(b"\r") != head.count(b"\r\n") or _header_line(head) is None:
+    header = _header_line(head)
+    if head.count(b"\r") != head.count(b"\r\n") or header is None:
         return None
     n_ranges = -(-size // range_bytes)
-    bounds = [size * k // n_ranges for k in range(n_ranges + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    # the header line (and the blank lines before it) begins in the first range
+    header_end = header[1] if options.header else 0
+    bounds = sorted({0, *(max(size * k // n_ranges, header_end)
+                          for k in range(1, n_ranges + 1))})
+    return list(zip(bounds[:-1], bounds[1:])) if len(bounds) > 2 else None
 
 
 def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
@@ -92,7 +96,8 @@ def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
     skips, and within the first block, where pyarrow looks for it)."""
     if options.column_names:
         return options.column_names
-    header = _header_line(_head(path, options))
+    head = _head(path, options)
+    header = _header_line(head)
     if header is None:
         raise DataError(
             f"no header line ends within the first data.csv.block_size"
@@ -100,7 +105,8 @@ def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
         )
     parse = pa_csv.ParseOptions(delimiter=options.delimiter)
     try:
-        table = pa_csv.read_csv(io.BytesIO(header), parse_options=parse)
+        table = pa_csv.read_csv(io.BytesIO(head[slice(*header)]),
+                                parse_options=parse)
     except pa.ArrowInvalid as error:
         raise DataError(f"cannot parse the CSV header ({error})", file=path) from None
     return tuple(table.column_names)
@@ -112,13 +118,13 @@ def _head(path: str, options: CsvOptions) -> bytes:
         return handle.read(options.block_size)
 
 
-def _header_line(head: bytes) -> bytes | None:
-    """The first line of `head` that is not blank, with its LF, if one ends
-    in it."""
+def _header_line(head: bytes) -> tuple[int, int] | None:
+    """[start, end) of the first line of `head` that is not blank, its LF
+    included, if one ends in it."""
     position = 0
     while (end := head.find(b"\n", position)) >= 0:
         if head[position:end].rstrip(b"\r"):
-            return head[position:end].rstrip(b"\r") + b"\n"
+            return position, end + 1
         position = end + 1
     return None
 
