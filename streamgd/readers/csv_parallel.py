@@ -27,7 +27,9 @@ inside a quoted value that holds a line break (`csv_ranges.QuoteCheck`); the
 first such range in file order ends the ranges, and the streaming reader
 reads the rest of the file from that range's first row, with quoted line
 breaks allowed (the ranges before it hold whole rows: their lines are all
-even). The rows are then those of the file read whole with
+even; a range whose rows span far more than its bytes, between lines that
+end in a lone CR, ends them the same way, so that no range is read whole
+into memory). The rows are then those of the file read whole with
 `data.csv.newlines_in_values: true`, which is what such a file needs; the
 streaming reader without it parses the value only while no block boundary
 falls inside it, and fails otherwise ("out of sync with chunker").
@@ -98,12 +100,14 @@ class _End:
 
     Attributes:
         odd_line: for a range not parsed, its first row's offset and the line
-            with an odd number of quotes, counted from that row (0-based).
+            with an odd number of quotes, counted from that row (0-based), or
+            None when the range's rows are far longer than its bytes (lines
+            ending in a lone CR).
     """
 
     lines: LineCount
     error: BaseException | None = None
-    odd_line: tuple[int, int] | None = None
+    odd_line: tuple[int, int | None] | None = None
 
 
 class ParallelParse:
@@ -174,13 +178,21 @@ class ParallelParse:
         of `odd` on, read by the streaming reader with quoted line breaks
         allowed (see the module docstring)."""
         first, lines_before = odd.odd_line
-        log.warning(
-            "%s: line %d has an odd number of quote characters: a quoted value"
-            " seems to hold a line break; the file is read by the streaming"
-            " reader from there on (set data.csv.newlines_in_values: true if"
-            " quoted values hold line breaks)", self.path,
-            self.lines.newlines + lines_before + 1,
-        )
+        if lines_before is None:
+            log.warning(
+                "%s: line %d and the lines after it end in a lone CR, it seems"
+                " (no LF far beyond a range's end); the file is read by the"
+                " streaming reader from there on", self.path,
+                self.lines.newlines + 1,
+            )
+        else:
+            log.warning(
+                "%s: line %d has an odd number of quote characters: a quoted"
+                " value seems to hold a line break; the file is read by the"
+                " streaming reader from there on (set"
+                " data.csv.newlines_in_values: true if quoted values hold line"
+                " breaks)", self.path, self.lines.newlines + lines_before + 1,
+            )
         options = replace(self.options, newlines_in_values=True)
         here = replace(options, column_names=names, header=False) if first else options
         with ExitStack() as stack:
@@ -200,7 +212,13 @@ def _parse_range(
     and then its `_End`; an error goes with the `_End`, to be raised in
     order. Stops early once `stop` is set."""
     try:
-        text = range_text(path, byte_range)
+        # a range's rows span its bytes and at most a row more (shorter than
+        # a block); much more only between lines ending in a lone CR
+        most = 2 * (byte_range[1] - byte_range[0]) + options.block_size
+        text = range_text(path, byte_range, most)
+        if text[1] is None:
+            handed.put(_End(LineCount(), odd_line=(text[0], None)))
+            return
         check = QuoteCheck(text[0])
         if not (check.feed(text[1]) and check.finish()):
             lines_before = text[1].count(b"\n", 0, check.odd_line - text[0])

@@ -161,8 +161,12 @@ def range_blocks(
             raise quoted_line_break(path, stream.check.odd_line) from None
 
 
-def range_text(path: str, byte_range: tuple[int, int]) -> tuple[int, bytes]:
-    """The offset and the bytes of the rows beginning in `byte_range`.
+def range_text(
+    path: str, byte_range: tuple[int, int], most: int | None = None,
+) -> tuple[int, bytes | None]:
+    """The offset and the bytes of the rows beginning in `byte_range`, or
+    None for the bytes when they are more than `most` (lines that end in a
+    lone CR far into a file: rows are cut after LF only, see `split_ranges`).
 
     Read whole, for a parser that then needs no GIL (`text_blocks`): parsed
     from a `_ByteRange`, whose reads are Python calls, the statistics pass of
@@ -174,6 +178,8 @@ def range_text(path: str, byte_range: tuple[int, int]) -> tuple[int, bytes]:
     with open(path, "rb") as handle:
         first = row_start(handle, byte_range[0])
         last = row_start(handle, byte_range[1])
+        if most is not None and last - first > most:
+            return first, None
         handle.seek(first)
         return first, handle.read(max(last - first, 0))
 

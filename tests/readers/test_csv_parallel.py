@@ -295,3 +295,36 @@ def test_line_counts_of_pieces_merge_to_the_whole_files(text, cuts):
     assert merged == LineCount.of(data)
     body = data.rstrip(b"\r\n")
     assert merged.n_lines == (body.count(b"\n") + 1 if body else 0)
+
+
+def test_lines_ending_in_a_lone_cr_far_into_a_file_are_not_read_whole(
+    tmp_path, monkeypatch, caplog
+):
+    """A file of LF lines, then of lines ending in a lone CR (rows are cut
+    after LF only): no range reads much more than its bytes, the rest of the
+    file goes to the streaming reader (warned), and the rows are the
+    streaming reader's."""
+    lines = [f"{k},{k}.5,\"note {k}\",{k % 7}" for k in range(2000)]
+    text = "y,a,notes,b\n" + "\n".join(lines[:300]) + "\n" + "\r".join(lines[300:])
+    path = tmp_path / "d.csv"
+    path.write_bytes((text + "\r").encode())
+    _cut_every(monkeypatch, 1024)
+    read = []
+    range_text = csv_parallel.range_text
+
+    def recording(*arguments):
+        first, data = range_text(*arguments)
+        read.append(0 if data is None else len(data))
+        return first, data
+
+    monkeypatch.setattr(csv_parallel, "range_text", recording)
+    with caplog.at_level("WARNING"):
+        cut = _source(path, tmp_path / "c1", block_size=512)
+    monkeypatch.setattr(csv_parallel, "range_bytes", lambda options: 1 << 30)
+    streamed = _source(path, tmp_path / "c2", block_size=512)
+    assert _rows(cut) == _rows(streamed)
+    assert len(_rows(cut)) == 2000
+    assert 0 < max(read) <= 2 * 1024 + 512
+    assert "lone CR" in caplog.text
+    cut.close()
+    streamed.close()
