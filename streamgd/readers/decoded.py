@@ -52,6 +52,7 @@ class DecodedChunks:
         self._writer: BinaryIO | None = None
         self._reader: BinaryIO | None = None
         self._lock = threading.Lock()  # the threads that read ahead share a file
+        self._closed = False
 
     def add(self, ref: ChunkRef, chunk: Chunk) -> None:
         """Append a chunk; its X must be C-contiguous (as `Decoder` gives it)."""
@@ -89,6 +90,8 @@ class DecodedChunks:
         kept = np.empty(n_rows, dtype=np.int64) if place.some_dropped else None
         arrays = [array for array in (X, y, weight, kept) if array is not None]
         with self._lock:
+            if self._closed:
+                raise ValueError(f"{self.path}: read after the cache was closed")
             if self._reader is None:
                 self._reader = open(self.path, "rb", buffering=0)
             self._reader.seek(place.offset)
@@ -99,12 +102,14 @@ class DecodedChunks:
     def close(self) -> None:
         """Close the file (the source removes it); a writer still open is
         being given up after an error, so its unwritten bytes are dropped."""
-        if self._writer is not None:
-            with contextlib.suppress(OSError):
-                self._writer.close()
-        if self._reader is not None:
-            self._reader.close()
-        self._writer = self._reader = None
+        with self._lock:  # a reading thread still at work opens no file again
+            self._closed = True
+            if self._writer is not None:
+                with contextlib.suppress(OSError):
+                    self._writer.close()
+            if self._reader is not None:
+                self._reader.close()
+            self._writer = self._reader = None
 
 
 def _read_into(file: BinaryIO, array: np.ndarray, path: Path) -> None:

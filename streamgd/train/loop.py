@@ -14,6 +14,7 @@ the data size.
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import replace
 from typing import Callable
 
@@ -321,14 +322,17 @@ class Engine:
         # row-major copy of the chunk is made on the way
         chunks = read_chunks(source, remaining, decoder, self._read_ahead, write,
                              columns=shuffle.store.compiled)
-        for done, (_, _, (n_rows, y, weight, blocks)) in enumerate(
-            chunks, start=first + 1
-        ):
-            self.validation.count_targets(y, weight, self.epoch)
-            if n_rows > 0:
-                self._train_visit(shuffle.take(blocks), cost_log)
-            self.position = replace(self.position, n_chunks_done=done)
-            self._boundary(at_epoch_end=False)
+        # closed on the way out, an error included: the reading threads then
+        # end here, not after the caller has closed the source they read
+        with closing(chunks):
+            for done, (_, _, (n_rows, y, weight, blocks)) in enumerate(
+                chunks, start=first + 1
+            ):
+                self.validation.count_targets(y, weight, self.epoch)
+                if n_rows > 0:
+                    self._train_visit(shuffle.take(blocks), cost_log)
+                self.position = replace(self.position, n_chunks_done=done)
+                self._boundary(at_epoch_end=False)
 
         # the epoch's tail: rows still held, then the short last batch
         self._train_visit(shuffle.flush(), cost_log)
