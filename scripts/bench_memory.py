@@ -169,7 +169,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--capped-rows", type=int, nargs="*", default=[])
     parser.add_argument("--features", type=int, default=20, choices=(20, 100))
     parser.add_argument("--row-group-rows", type=int, default=1 << 16)
-    parser.add_argument("--csv-block-size", type=int, default=1 << 20)
+    parser.add_argument("--csv-block-size", type=int, default=2 << 20)
     parser.add_argument("--buffer-rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=1)

@@ -41,7 +41,7 @@ def test_config_valid_job_fills_every_default(tmp_path):
     assert isinstance(config, Config)
     assert config["optimizer.learning_rate"] == FIELD_BY_PATH[
         "optimizer.learning_rate"].default
-    assert config["data.csv.block_size"] == 1 << 20
+    assert config["data.csv.block_size"] == 2 << 20
     assert config["data.features"] == ["dep_delay", "distance"]
 
 

@@ -50,6 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from streamgd.atomic import naming_write_failures
+from streamgd.config import CSV_BLOCK_SIZE
 from streamgd.errors import DataError, SchemaError
 from streamgd.outputs import check_folder
 from streamgd.readers.chunks import ChunkRef, ColumnPlan
@@ -70,7 +71,7 @@ class CsvOptions:
     header: bool = True
     column_names: tuple[str, ...] | None = None
     newlines_in_values: bool = False
-    block_size: int = 1 << 20
+    block_size: int = CSV_BLOCK_SIZE
     empty_files: str = "error"
 
 
@@ -652,7 +653,7 @@ def _parse_error(
     if "Empty CSV file or block" in message or "straddling" in message:
         hint = (
             f"; data.csv.block_size ({options.block_size} bytes) is smaller"
-            " than the header line or a row: raise it (default 1048576)"
+            f" than the header line or a row: raise it (default {CSV_BLOCK_SIZE})"
         )
     # pyarrow says "out of sync with chunker" when a quoted newline splits a row
     if not options.newlines_in_values and "out of sync" in message:
