@@ -172,7 +172,8 @@ FIELDS: tuple[Field, ...] = (
           " each range is shorter)",
           check=_block_size),
     Field("data.read_ahead", int, 4,
-          "chunks read ahead while training, by up to 2 threads (0: none)",
+          "chunks read ahead while training and during the statistics pass"
+          " of a Parquet job, by up to 2 threads (0: none)",
           check=_non_negative),
     # preprocessing
     Field("preprocess.scaler", str, "standard", "input rescaling",

@@ -55,18 +55,36 @@ def read_chunks(
             (`Decoder.decode_columns`), without its row-major copy.
     """
     decode = decoder.decode_columns if columns else decoder.decode
+    return _in_order(
+        lambda index, ref: _read(source, decoder, decode, index, ref, then),
+        refs, depth,
+    )
+
+
+def read_tables(
+    source: Source, refs: list[ChunkRef], depth: int = 0
+) -> Iterator[tuple[ChunkRef, pa.Table]]:
+    """Each chunk of `refs` in turn with its table, read up to `depth` chunks
+    ahead in background threads (the statistics pass: it decodes the tables
+    itself, learning labels as it goes)."""
+    return _in_order(lambda _, ref: (ref, source.read(ref)), refs, depth)
+
+
+def _in_order(
+    work: Callable[[int, ChunkRef], Any], refs: list[ChunkRef], depth: int
+) -> Iterator[Any]:
+    """`work(index, ref)` for each chunk, handed on in order; with a depth,
+    done up to `depth` chunks ahead by up to `READERS` threads at once."""
     if depth <= 0:
         for index, ref in enumerate(refs):
-            yield _read(source, decoder, decode, index, ref, then)
+            yield work(index, ref)
         return
     threads = min(depth, READERS)
     with ThreadPoolExecutor(threads, thread_name_prefix="streamgd-read") as pool:
         waiting: deque[Future] = deque()
-        upcoming = iter(refs)
         try:
-            for index, ref in enumerate(upcoming):
-                waiting.append(pool.submit(
-                    _read, source, decoder, decode, index, ref, then))
+            for index, ref in enumerate(refs):
+                waiting.append(pool.submit(work, index, ref))
                 if len(waiting) > depth:
                     yield waiting.popleft().result()
             while waiting:

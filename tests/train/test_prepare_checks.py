@@ -1,5 +1,7 @@
 """The statistics pass refuses targets, weights and columns training cannot use."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,51 @@ def test_holdout_taking_every_row_is_refused(tmp_path):
         streamgd.train(job)
     assert "holds out all 200 rows kept" in str(caught.value)
     assert not (tmp_path / "out" / "costs.jsonl").exists()
+
+
+@pytest.mark.parametrize("read_ahead", [1, 4])
+def test_statistics_read_ahead_gives_the_same_bits(tmp_path, read_ahead):
+    """The statistics pass over a Parquet file reads its next row groups in
+    background threads: the same statistics, bit for bit, as reading each when
+    needed; and a bad value deep in the file is still named at its row."""
+    from streamgd.config import make_config
+    from streamgd.readers import column_plan, open_source
+    from streamgd.train.prepare import prepare
+
+    rng = np.random.default_rng(3)
+    columns = {"x1": rng.normal(size=3000) * 1e3 + 7.0,
+               "x2": rng.exponential(size=3000), "y": rng.normal(size=3000)}
+    path = write_parquet(tmp_path / "d.parquet", columns, row_group_size=128)
+
+    readers = set()
+
+    def statistics(ahead):
+        config = make_config(_job(path, tmp_path, read_ahead=ahead))
+        plan = column_plan(config)
+        source = open_source(config, plan)
+        read = source.read
+
+        def recorded(ref):
+            readers.add(threading.current_thread().name)
+            return read(ref)
+
+        source.read = recorded
+        try:
+            return prepare(config, source, plan).stats
+        finally:
+            source.close()
+
+    plain = statistics(0)
+    assert readers == {threading.main_thread().name}
+    readers.clear()
+    ahead = statistics(read_ahead)
+    assert readers and all(name.startswith("streamgd-read") for name in readers)
+    for name in ("count", "mean", "variance", "minimum", "maximum",
+                 "mean_correction"):
+        assert getattr(plain, name).tobytes() == getattr(ahead, name).tobytes()
+
+    columns["x2"][2900] = np.nan
+    write_parquet(path, columns, row_group_size=128)
+    with pytest.raises(NonFiniteValueError) as caught:
+        statistics(read_ahead)
+    assert (caught.value.column, caught.value.row) == ("x2", 2900)
