@@ -31,7 +31,7 @@ from streamgd.report.inspect import rows_from_metadata
 from streamgd.report.show import (
     cost_lines, learning_rate_line, rows_phrase, steps_phrase,
 )
-from streamgd.train.signals import stop_on_signals
+from streamgd.train.signals import SignalInterrupt, stop_on_signals
 
 
 def _progress(args: argparse.Namespace) -> ProgressBar | None:
@@ -413,20 +413,17 @@ def console() -> None:
 
 
 def _console_signal(number: int, _frame) -> None:
-    """Before the outputs are complete, SIGINT interrupts and SIGTERM ends the
-    process, as Python's defaults do; after, the first signal is only noted
-    and the defaults come back (a shutdown that hangs can still be stopped)."""
-    name = signal.Signals(number).name
-    if _COMPLETE.is_set():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        print(f"streamgd: {name} arrived after the command's outputs were"
-              " complete; they were kept", file=sys.stderr)
-        return
-    if number == signal.SIGINT:
-        raise KeyboardInterrupt
-    signal.signal(number, signal.SIG_DFL)
-    os.kill(os.getpid(), number)
+    """Before the outputs are complete, SIGINT and SIGTERM interrupt the
+    command (`SignalInterrupt`): a file being written is removed on the way
+    out, and the status is 128 + the signal's number; after, the first signal
+    is only noted and Python's defaults come back (a shutdown that hangs can
+    still be stopped)."""
+    if not _COMPLETE.is_set():
+        raise SignalInterrupt(number)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    print(f"streamgd: {signal.Signals(number).name} arrived after the command's"
+          " outputs were complete; they were kept", file=sys.stderr)
 
 
 if __name__ == "__main__":
