@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from streamgd.config import MIN_BLOCK_SIZE
 from streamgd.errors import DataError
 from streamgd.readers.chunks import ColumnPlan
 from streamgd.readers.csv import (
@@ -104,8 +105,12 @@ def column_names(path: str, options: CsvOptions) -> tuple[str, ...]:
             f" ({options.block_size}) bytes: raise it", file=path,
         )
     parse = pa_csv.ParseOptions(delimiter=options.delimiter)
+    line = head[slice(*header)]
+    # the whole line in one block: at pyarrow's default of 1 MiB a longer
+    # header could not be parsed at all, whatever data.csv.block_size said
+    read = pa_csv.ReadOptions(block_size=max(len(line), MIN_BLOCK_SIZE))
     try:
-        table = pa_csv.read_csv(io.BytesIO(head[slice(*header)]),
+        table = pa_csv.read_csv(io.BytesIO(line), read_options=read,
                                 parse_options=parse)
     except pa.ArrowInvalid as error:
         raise DataError(f"cannot parse the CSV header ({error})", file=path) from None

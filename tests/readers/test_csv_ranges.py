@@ -191,3 +191,18 @@ def test_column_names_follow_blank_lines_within_the_first_block(tmp_path):
     with pytest.raises(DataError, match=r"d.csv: no header line ends within the"
                        r" first data.csv.block_size \(64\) bytes"):
         column_names(str(path), CsvOptions(block_size=64))
+
+
+def test_a_header_longer_than_pyarrows_default_block_is_read(tmp_path):
+    """A header line of 1.5 MB within the job's 2 MiB block: its names, and
+    the rows of every range (pyarrow's own default block, 1 MiB, could not
+    hold the line, and every file over 8 MiB was refused)."""
+    path = tmp_path / "d.csv"
+    wide = "w" * 1_500_000
+    path.write_text(f"a,b,{wide},y\n"
+                    + "".join(f"{k},1,0,{2 * k}\n" for k in range(300)))
+    options = CsvOptions()
+    assert column_names(str(path), options) == ("a", "b", wide, "y")
+    rows, ranges = _rows(path, options, range_bytes=1_500_100)
+    assert len(ranges) > 1
+    assert rows == [(k, 1, 2 * k) for k in range(300)]
