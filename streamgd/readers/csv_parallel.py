@@ -179,11 +179,13 @@ class ParallelParse:
         allowed (see the module docstring)."""
         first, lines_before = odd.odd_line
         if lines_before is None:
+            # where the first lone CR is would need a scan of the range: the
+            # warning names the line the streaming reader takes over at
+            first_line = self.lines.newlines + 1
             log.warning(
-                "%s: line %d and the lines after it end in a lone CR, it seems"
-                " (no LF far beyond a range's end); the file is read by the"
-                " streaming reader from there on", self.path,
-                self.lines.newlines + 1,
+                "%s: some lines from line %d on end in a lone CR, it seems (no LF"
+                " far beyond a range's end); the file is read by the streaming"
+                " reader from line %d on", self.path, first_line, first_line,
             )
         else:
             log.warning(
