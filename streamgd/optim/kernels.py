@@ -262,14 +262,16 @@ def _margin_and_norm(X, row, weights, with_norm):
         z1 += a1 * weights[j + 1]
         z2 += a2 * weights[j + 2]
         z3 += a3 * weights[j + 3]
-        q0 += a0 * a0
-        q1 += a1 * a1
-        q2 += a2 * a2
-        q3 += a3 * a3
+        if with_norm:
+            q0 += a0 * a0
+            q1 += a1 * a1
+            q2 += a2 * a2
+            q3 += a3 * a3
     for j in range(head, n_features):
         z0 += X[row, j] * weights[j]
-        q0 += X[row, j] * X[row, j]
-    return (z0 + z1) + (z2 + z3), (q0 + q1) + (q2 + q3) if with_norm else 0.0
+        if with_norm:
+            q0 += X[row, j] * X[row, j]
+    return (z0 + z1) + (z2 + z3), (q0 + q1) + (q2 + q3)
 
 
 @_jit
